@@ -150,6 +150,9 @@ class StreamResponse(MutableMapping[str, Any]):
     # The multidict version at which the headers held only values we made or checked:
     # while it still matches, check_headers() has nothing to find.
     _trusted = -1
+    # The multidict version at which the headers held exactly the Content-Type that
+    # Response's constructor set: while it still matches, the head is known in advance.
+    _plain = -1
     _length_left: int | None = None  # body bytes Content-Length still promises
 
     def __init__(
@@ -521,8 +524,7 @@ class StreamResponse(MutableMapping[str, Any]):
             # a cache (RFC 9110 8.3); otherwise the generic default, as aiohttp.
             headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
         if not server_adds_defaults:
-            headers.setdefault(hdrs.DATE, http_date())
-            headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
+            _add_default_headers(headers)
         if hdrs.CONNECTION not in headers:
             if keep_alive:
                 if version == HttpVersion10:
@@ -708,23 +710,18 @@ class Response(StreamResponse):
         zlib_executor_size: int | None = MAX_SYNC_CHUNK_SIZE,
         zlib_executor: Any = None,
     ) -> None:
-        if (
-            text.__class__ is str
-            and body is None
-            and headers is None
-            and charset is None
-            and (content_type is None or "charset" not in content_type)
-        ):
-            # The common case (text, maybe a content type): no header merging to do.
-            ctype = f"{content_type or 'text/plain'}; charset=utf-8"
-            self._headers = headers = CIMultiDict({hdrs.CONTENT_TYPE: ctype})
-            if content_type is None or _BAD_VALUE_RE.search(content_type) is None:
-                self._trusted = getversion(headers)
-            self._init_status(status, reason)
-            self._body: bytes | None = text.encode()
-            self._zlib_executor_size = zlib_executor_size
-            self._zlib_executor = zlib_executor
-            return
+        if text.__class__ is str and body is None and headers is None and charset is None:
+            ctype = _TEXT_TYPES.get(content_type) or _text_type(content_type)
+            if ctype is not None:
+                # The common case (text, maybe a plain content type): nothing to merge.
+                self._headers = new_headers = CIMultiDict[str]()
+                new_headers[hdrs.CONTENT_TYPE] = ctype
+                self._trusted = self._plain = getversion(new_headers)
+                self._init_status(status, reason)
+                self._body: bytes | None = text.encode()
+                self._zlib_executor_size = zlib_executor_size
+                self._zlib_executor = zlib_executor
+                return
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
         real_headers: CIMultiDict[str] = (
@@ -844,6 +841,29 @@ class Response(StreamResponse):
         )
         self._req = request
         sink = request._sink
+        head = request._head
+        headers = self._headers
+        if (
+            getversion(headers) == self._plain
+            and not empty
+            and self._keep_alive is None
+            and head.keep_alive
+            and head.version == HttpVersion11
+            and not self._cookies
+        ):
+            # Untouched since the constructor, on a kept-alive HTTP/1.1 connection: what
+            # _before_head() and _prepare_headers() would add is known, only the length.
+            data = self._body or b""
+            headers[hdrs.CONTENT_LENGTH] = str(len(data))
+            if not sink.adds_default_headers:
+                _add_default_headers(headers)
+            self._keep_alive = True
+            self._sink = sink
+            self._eof_sent = True
+            self._body_length = len(data)
+            sink.start(status, self._reason, headers, False, True, True, False)
+            await sink.write_eof(data)
+            return
         self._before_head()
         self._commit_head(request, sink)
         data = b"" if empty else self._body or b""
@@ -889,6 +909,29 @@ class Response(StreamResponse):
     def _zlib_sync_limit(self) -> float:
         size = self._zlib_executor_size
         return float("inf") if size is None else size
+
+
+# Content-Type values of text responses, by content_type argument (None: text/plain).
+_TEXT_TYPES: dict[str | None, str] = {None: "text/plain; charset=utf-8"}
+
+
+def _text_type(content_type: object) -> str | None:
+    """The Content-Type for UTF-8 text of ``content_type``; None when the general path
+    must handle it (a charset in it, a value a header cannot carry, not a str)."""
+    if not isinstance(content_type, str):
+        return None
+    if "charset" in content_type or _BAD_VALUE_RE.search(content_type) is not None:
+        return None
+    ctype = f"{content_type}; charset=utf-8"
+    if len(_TEXT_TYPES) < 64:  # bounded: content types may come from user input
+        _TEXT_TYPES[content_type] = ctype
+    return ctype
+
+
+def _add_default_headers(headers: CIMultiDict[str]) -> None:
+    """``Date`` and ``Server``, unless set: for a transport that does not add its own."""
+    headers.setdefault(hdrs.DATE, http_date())
+    headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
 
 
 def json_response(

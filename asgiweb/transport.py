@@ -232,8 +232,11 @@ def scan_headers(
     hosts = 0
     has_body = expect = upgrade = False
     connection = None
+    scanned = _SCANNED
     for name, value in raw_headers:
         lname = name if lowercase else name.lower()
+        if lname not in scanned:  # most headers: one set lookup, not six comparisons
+            continue
         if lname == b"host":
             hosts += 1
         elif lname == b"content-length":
@@ -244,6 +247,11 @@ def scan_headers(
             connection = value
         elif lname == b"expect":
             expect = True
-        elif lname == b"upgrade":
+        else:
             upgrade = True
     return hosts, has_body, expect, upgrade, connection
+
+
+_SCANNED = frozenset(
+    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade")
+)
