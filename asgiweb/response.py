@@ -545,7 +545,7 @@ class StreamResponse(MutableMapping[str, Any]):
             out: bytes = compressor.compress(data)
             return out + compressor.flush() if last else out
 
-        executor = getattr(self, "_zlib_executor", None)
+        executor = getattr(self, "_zlib_executor", None)  # Response's; StreamResponse has none
         return await asyncio.get_running_loop().run_in_executor(executor, work)
 
     def _zlib_sync_limit(self) -> float:
@@ -696,6 +696,8 @@ class Response(StreamResponse):
     """A response with its whole body known up front."""
 
     _flush_head = False
+    _zlib_executor_size: int | None = MAX_SYNC_CHUNK_SIZE
+    _zlib_executor: Any = None
 
     def __init__(
         self,
@@ -719,8 +721,9 @@ class Response(StreamResponse):
                 self._trusted = self._plain = getversion(new_headers)
                 self._init_status(status, reason)
                 self._body: bytes | None = text.encode()
-                self._zlib_executor_size = zlib_executor_size
-                self._zlib_executor = zlib_executor
+                if zlib_executor_size != MAX_SYNC_CHUNK_SIZE or zlib_executor is not None:
+                    self._zlib_executor_size = zlib_executor_size
+                    self._zlib_executor = zlib_executor
                 return
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
@@ -826,6 +829,35 @@ class Response(StreamResponse):
     async def _send(self, request: BaseRequest) -> None:
         # prepare() and write_eof() fused for a body known up front: the same steps, two
         # coroutine hops fewer on the path every plain response takes.
+        head = request._head
+        headers = self._headers
+        if (
+            getversion(headers) == self._plain
+            and self._sink is None
+            and not self._eof_sent
+            and self._keep_alive is None
+            and head.keep_alive
+            and head.version == HttpVersion11
+            and self._status not in _BODILESS
+            and head.method != "HEAD"
+            and not (self._compression or self._cookies or request._prepare_hooks)
+            and self._stream_body is None
+        ):
+            # Untouched since the constructor, on a kept-alive HTTP/1.1 connection: what
+            # _before_head() and _prepare_headers() would add is known, only the length.
+            sink = request._sink
+            data = self._body or b""
+            headers[hdrs.CONTENT_LENGTH] = str(len(data))
+            if not sink.adds_default_headers:
+                _add_default_headers(headers)
+            self._req = request
+            self._keep_alive = True
+            self._sink = sink
+            self._eof_sent = True
+            self._body_length = len(data)
+            sink.start(self._status, self._reason, headers, False, True, True, False)
+            await sink.write_eof(data)
+            return
         if (
             self._sink is not None
             or self._eof_sent
@@ -837,33 +869,10 @@ class Response(StreamResponse):
             return
         status = self._status
         empty = self._must_be_empty_body = (
-            request._head.method == "HEAD" or status in (204, 304) or 100 <= status < 200
+            head.method == "HEAD" or status in (204, 304) or 100 <= status < 200
         )
         self._req = request
         sink = request._sink
-        head = request._head
-        headers = self._headers
-        if (
-            getversion(headers) == self._plain
-            and not empty
-            and self._keep_alive is None
-            and head.keep_alive
-            and head.version == HttpVersion11
-            and not self._cookies
-        ):
-            # Untouched since the constructor, on a kept-alive HTTP/1.1 connection: what
-            # _before_head() and _prepare_headers() would add is known, only the length.
-            data = self._body or b""
-            headers[hdrs.CONTENT_LENGTH] = str(len(data))
-            if not sink.adds_default_headers:
-                _add_default_headers(headers)
-            self._keep_alive = True
-            self._sink = sink
-            self._eof_sent = True
-            self._body_length = len(data)
-            sink.start(status, self._reason, headers, False, True, True, False)
-            await sink.write_eof(data)
-            return
         self._before_head()
         self._commit_head(request, sink)
         data = b"" if empty else self._body or b""
@@ -910,6 +919,9 @@ class Response(StreamResponse):
         size = self._zlib_executor_size
         return float("inf") if size is None else size
 
+
+# Statuses whose responses carry no body (RFC 9110 6.4.1).
+_BODILESS = frozenset((204, 304, *range(100, 200)))
 
 # Content-Type values of text responses, by content_type argument (None: text/plain).
 _TEXT_TYPES: dict[str | None, str] = {None: "text/plain; charset=utf-8"}
