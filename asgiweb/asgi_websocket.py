@@ -129,6 +129,7 @@ class ASGIWebSocketChannel:
     server_managed = True
     compress = 0  # the server may compress; the application cannot tell
     last_activity = 0.0
+    track_activity = False
     __slots__ = ("_scope", "_receive", "_send", "_ended", "_close_sent")
 
     def __init__(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

@@ -177,6 +177,9 @@ class WebSocketChannel(Protocol):
     compress: int
     #: Loop time when bytes last arrived from the peer; drives the heartbeat.
     last_activity: float
+    #: Set by a heartbeat that reads :attr:`last_activity`; until then a channel need
+    #: not keep it current (reading the clock per message is not free).
+    track_activity: bool
 
     async def receive(self) -> WSMessage:
         """The peer's next message: TEXT, BINARY, PING, PONG or CLOSE; CLOSED once the

@@ -36,6 +36,9 @@ _SENDABLE: Final = frozenset(
     {WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE, WSMsgType.PING, WSMsgType.PONG}
 )
 _MAX_CONTROL_PAYLOAD: Final = 125  # RFC 6455 §5.5
+# Looked up once for the per-message paths: attribute access on an Enum class is not free.
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
 _HANDSHAKE_ERRORS: Final[dict[int, type[HTTPException]]] = {426: HTTPUpgradeRequired}
 
 
@@ -248,19 +251,23 @@ class WebSocketResponse(StreamResponse):
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         """Send a TEXT message."""
-        channel = self._live()
+        channel = self._channel
+        if channel is None or self._closed:
+            channel = self._live()  # raises the right error
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
-        await channel.send(data, WSMsgType.TEXT, compress)
+        await channel.send(data, _TEXT, compress)
 
     async def send_bytes(
         self, data: bytes | bytearray | memoryview, compress: int | None = None
     ) -> None:
         """Send a BINARY message."""
-        channel = self._live()
+        channel = self._channel
+        if channel is None or self._closed:
+            channel = self._live()  # raises the right error
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        await channel.send(bytes(data), WSMsgType.BINARY, compress)
+        await channel.send(data if data.__class__ is bytes else bytes(data), _BINARY, compress)
 
     async def send_json(
         self,
@@ -416,7 +423,8 @@ class WebSocketResponse(StreamResponse):
                 self._set_closing(WSCloseCode.ABNORMAL_CLOSURE)
                 await self.close()
                 return WSMessage(WSMsgType.ERROR, exc, None)
-            if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+            kind = msg.type
+            if kind is _TEXT or kind is _BINARY:
                 return msg
             if await self._consumed(channel, msg):
                 continue
@@ -483,6 +491,7 @@ class WebSocketResponse(StreamResponse):
         if self._heartbeat is None or channel.server_managed:
             return  # under ASGI, the server's own ping settings apply
         assert self._loop is not None
+        channel.track_activity = True
         due = max(channel.last_activity, self._loop.time()) + self._heartbeat
         self._heartbeat_handle = self._loop.call_at(due, self._on_heartbeat)
 

@@ -62,6 +62,9 @@ class Server:
         self.read_bufsize = read_bufsize
         self.auto_decompress = auto_decompress
         self.max_pipelined = 16
+        # Where every connection's reads land (HttpProtocol.get_buffer): the size of the
+        # reads asyncio makes for a plain Protocol, allocated once instead of per read.
+        self.recv_buffer = memoryview(bytearray(256 * 1024))
         self.requests_count = 0
         self._connections: dict[HttpProtocol, None] = {}
         self._all_closed: asyncio.Event | None = None

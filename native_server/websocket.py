@@ -35,9 +35,9 @@ class NativeWebSocket:
 
     server_managed = False
 
-    __slots__ = ("_protocol", "_loop", "_reader", "_writer", "compress", "last_activity",
-                 "_queue", "_queued", "_low_water", "_paused", "_error", "_eof", "_waiter",
-                 "_interrupted")  # fmt: skip
+    __slots__ = ("_protocol", "_loop", "_reader", "_writer", "_small_heads", "compress",
+                 "last_activity", "track_activity", "_queue", "_queued", "_low_water",
+                 "_paused", "_error", "_eof", "_waiter", "_interrupted")  # fmt: skip
 
     def __init__(
         self,
@@ -52,15 +52,19 @@ class NativeWebSocket:
         self._loop = protocol._loop
         self._reader = FrameReader(max_msg_size=max_msg_size, deflate=deflate)
         self._writer = FrameWriter(deflate=deflate)
+        self._small_heads = self._writer.small_heads
         self.compress = deflate.server_max_window_bits if deflate is not None else 0
         self.last_activity = self._loop.time()
+        self.track_activity = False
         self._queue: collections.deque[tuple[WSMessage, int]] = collections.deque()
         self._queued = 0
         self._low_water = read_limit
         self._paused = False
         self._error: WebSocketProtocolError | None = None
         self._eof = False
-        self._waiter: asyncio.Future[None] | None = None
+        # Resolved with None to look again, or with the message itself when one was
+        # waited for and arrived alone.
+        self._waiter: asyncio.Future[WSMessage | None] | None = None
         self._interrupted = False
         transport = protocol._transport
         if transport is not None:
@@ -68,13 +72,26 @@ class NativeWebSocket:
             transport.set_write_buffer_limits(high=writer_limit)
 
     # -- from the transport ---------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | memoryview) -> None:
         """Parse bytes from the peer; the connection's ``data_received`` after the upgrade."""
         if self._error is not None:
             return  # failed: the connection is being closed, the rest is noise
-        self.last_activity = self._loop.time()
+        if self.track_activity:
+            self.last_activity = self._loop.time()
         try:
-            messages = self._reader.feed(data)
+            message = self._reader.feed_one(data)
+            if message is not None:
+                waiter = self._waiter
+                if waiter is not None and not self._queue:
+                    # The common case, a reader waiting for exactly this message: hand it
+                    # over without queueing it.
+                    self._waiter = None
+                    if not waiter.done():
+                        waiter.set_result(message)
+                        return
+                messages = [message]
+            else:
+                messages = self._reader.feed(data)
         except WebSocketProtocolError as exc:
             messages = exc.messages
             self._error = exc
@@ -122,11 +139,14 @@ class NativeWebSocket:
                 raise self._error
             if self._eof:
                 return _CLOSED
-            waiter = self._waiter = self._loop.create_future()
+            waiter: asyncio.Future[WSMessage | None] = self._loop.create_future()
+            self._waiter = waiter
             try:
-                await waiter
+                handed = await waiter
             finally:
                 self._waiter = None
+            if handed is not None:
+                return handed  # handed over by data_received
 
     def interrupt(self) -> None:
         self._interrupted = True
@@ -136,7 +156,15 @@ class NativeWebSocket:
         if isinstance(data, str):
             data = data.encode("utf-8")
         protocol = self._protocol
-        protocol.write(self._writer.frame(data, opcode, compress=compress))
+        transport = protocol._transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        heads = self._small_heads
+        size = len(data)
+        if heads is not None and size < 126 and opcode in heads:
+            transport.write(heads[opcode][size] + data)  # the common reply
+        else:
+            transport.write(self._writer.frame(data, opcode, compress))
         if protocol._write_paused:
             await protocol.drain()
 

@@ -166,8 +166,8 @@ class RequestParser:
         self._events.append(END_OF_MESSAGE)
 
     # -- feeding -----------------------------------------------------------------------
-    def feed(self, data: bytes) -> list[object]:
-        """Parse ``data``; returns the events it completed."""
+    def feed(self, data: bytes | memoryview) -> list[object]:
+        """Parse ``data``; returns the events it completed. Nothing keeps ``data``."""
         if self.upgraded:
             raise RuntimeError("feed() after an upgrade: the bytes are no longer HTTP")
         events = self._events = []
@@ -176,7 +176,7 @@ class RequestParser:
         except httptools.HttpParserUpgrade as exc:
             offset = exc.args[0] if exc.args else len(data)
             self.upgraded = True
-            self.trailing = data[offset:]
+            self.trailing = bytes(data[offset:])  # data may be a view of a reused buffer
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, ProtocolError):
@@ -192,9 +192,11 @@ class RequestParser:
             self._check_partial_line(data)
         return events
 
-    def _check_partial_line(self, data: bytes) -> None:
+    def _check_partial_line(self, data: bytes | memoryview) -> None:
         # httptools buffers an unfinished line without bound; measure it ourselves so a
         # line trickled in over many reads still meets the limit.
+        if data.__class__ is not bytes:
+            data = bytes(data)  # a view of the read buffer: rare here, a head cut mid-line
         newline = data.rfind(b"\n")
         if newline == -1:
             self._line_length += len(data)

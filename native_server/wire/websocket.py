@@ -10,7 +10,7 @@ import codecs
 import functools
 import struct
 import zlib
-from typing import Any, Final
+from typing import Final
 
 from asgiweb.http.ws_handshake import DeflateParams
 from asgiweb.ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType
@@ -56,6 +56,10 @@ _SMALL_DATA_HEADS: Final = {op: [bytes((_FIN | op, n)) for n in range(126)] for 
 _PLAIN_FINAL_DATA: Final = frozenset({_FIN | 0x1, _FIN | 0x2})
 # WSMessage is a NamedTuple: building it through tuple.__new__ skips its Python __new__.
 _new_message: Final = functools.partial(tuple.__new__, WSMessage)
+_tuple_new: Final = tuple.__new__
+# Enum members are looked up once: attribute access on an Enum class is not free.
+_TEXT_MESSAGE: Final = WSMsgType.TEXT
+_BINARY_MESSAGE: Final = WSMsgType.BINARY
 
 _pack_16: Final = struct.Struct("!BBH").pack
 _pack_64: Final = struct.Struct("!BBQ").pack
@@ -92,12 +96,13 @@ def _xor_table(key: int) -> bytes:
     return bytes(i ^ key for i in range(256))
 
 
-def _unmask_small(data: Any, mask: Any, size: int) -> bytes:
-    """Unmask a payload of at most 125 bytes with one big-integer XOR."""
-    quads, rest = divmod(size, 4)
-    mask = bytes(mask)
-    key = int.from_bytes(mask * quads + mask[:rest], "little")
-    return (int.from_bytes(data, "little") ^ key).to_bytes(size, "little")
+# By payload size below 126: (the multiplier that repeats a 4-byte mask, as an integer,
+# over the payload; the bits of that many bytes). Unmasking a small payload is then one
+# multiplication and one XOR of big integers.
+_SMALL_KEYS: Final = [
+    (sum(1 << (32 * i) for i in range((size + 3) // 4)), (1 << (8 * size)) - 1)
+    for size in range(126)
+]
 
 
 def _unmask(data: bytearray, mask: bytes) -> bytes:
@@ -228,10 +233,9 @@ class FrameReader:
             raise RuntimeError("FrameReader already failed: the connection must be closed")
         if self.closed:
             return []
-        if not self._buffer and not self._opcode:
-            message = self._single_small_frame(data)
-            if message is not None:
-                return [message]
+        message = self.feed_one(data)
+        if message is not None:
+            return [message]
         self._buffer += data
         messages: list[WSMessage] = []
         try:
@@ -245,29 +249,39 @@ class FrameReader:
             raise
         return messages
 
-    def _single_small_frame(self, data: bytes | bytearray | memoryview) -> WSMessage | None:
-        """The common read: exactly one whole, small, unfragmented, uncompressed data
-        frame. Decoded straight from ``data``; anything else (None) takes the general
-        path, which applies every check."""
+    def feed_one(self, data: bytes | bytearray | memoryview) -> WSMessage | None:
+        """The common read, decoded straight from ``data``: the message when ``data`` is
+        exactly one whole, small, unfragmented, uncompressed data frame and nothing is
+        pending. None otherwise, having consumed nothing: then :meth:`feed` it."""
         size = len(data) - 6
-        if size < 0 or size > 125:
+        if (
+            size < 0
+            or size > 125
+            or self._buffer
+            or self._opcode
+            or self._failed
+            or self.closed
+            or data[1] != _MASKED | size
+        ):
             return None
         first = data[0]
-        if first not in _PLAIN_FINAL_DATA or data[1] != _MASKED | size:
+        if first not in _PLAIN_FINAL_DATA:
             return None
         limit = self._max_msg_size
         if limit and size > limit:
             return None  # the general path raises the right error
-        payload = _unmask_small(data[6:], data[2:6], size)
+        repeat, bits = _SMALL_KEYS[size]  # int.from_bytes reads any buffer: no copy of data
+        key = int.from_bytes(data[2:6], "little") * repeat
+        payload = ((int.from_bytes(data[6:], "little") ^ key) & bits).to_bytes(size, "little")
         if first == _FIN | _TEXT:
             try:
-                return _new_message((WSMsgType.TEXT, payload.decode("utf-8"), ""))
+                return _tuple_new(WSMessage, (_TEXT_MESSAGE, payload.decode("utf-8"), ""))
             except UnicodeDecodeError as exc:
                 self._failed = True
                 error = _invalid_text(exc)
                 error.messages = []
                 raise error from exc
-        return _new_message((WSMsgType.BINARY, payload, ""))
+        return _tuple_new(WSMessage, (_BINARY_MESSAGE, payload, ""))
 
     def _parse(self, messages: list[WSMessage]) -> None:
         buffer = self._buffer
@@ -487,8 +501,13 @@ class FrameWriter:
         self, *, deflate: DeflateParams | None = None, level: int = zlib.Z_BEST_SPEED
     ) -> None:
         self._deflater = _Deflater(deflate, level) if deflate is not None else None
+        #: Without deflate, the whole head of a final TEXT or BINARY frame with a payload
+        #: below 126 bytes, by opcode then payload size: such a frame is head + payload.
+        self.small_heads: dict[int, list[bytes]] | None = (
+            _SMALL_DATA_HEADS if deflate is None else None
+        )
 
-    def frame(self, payload: bytes, opcode: int, *, compress: int | None = None) -> bytes:
+    def frame(self, payload: bytes, opcode: int, compress: int | None = None) -> bytes:
         """One whole message or control frame, as aiohttp's ``send_frame``. ``compress``
         overrides the window bits for this message; it is ignored without deflate."""
         if self._deflater is None and opcode in _DATA_OPCODES and len(payload) < 126:

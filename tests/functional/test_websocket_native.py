@@ -653,6 +653,20 @@ def test_heartbeat_keeps_a_client_that_pongs(server: RunningServer) -> None:
     client.close()
 
 
+def test_heartbeat_counts_data_as_life_and_does_not_ping_a_busy_client(
+    server: RunningServer,
+) -> None:
+    client = RawClient(server, "/echo?heartbeat=0.2").handshake()
+    started = time.monotonic()
+    for i in range(14):  # 0.7 s of traffic, more than three heartbeat periods
+        payload = b"tick %d" % i
+        client.send(client_frame(TEXT, payload))
+        assert client.recv() == (0x81, TEXT, payload)  # never a PING in between
+        time.sleep(0.05)
+    assert time.monotonic() - started > 0.6
+    client.close()
+
+
 # -- flow control -----------------------------------------------------------------------------
 def test_reading_pauses_while_the_application_does_not_consume(server: RunningServer) -> None:
     total = 32 * 1024 * 1024  # more than the kernel buffers on both sides hold
