@@ -452,4 +452,4 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         sink: ResponseSink,
         task: asyncio.Task[Any] | None = None,
     ) -> Request:
-        return Request(head, payload, sink, client_max_size=self._client_max_size, task=task)
+        return Request(head, payload, sink, self._client_max_size, task)  # positional: hot

@@ -142,30 +142,38 @@ def _head_from_scope(scope: Any) -> RequestHead:
             keep_alive = False
         elif b"keep-alive" in connection:
             keep_alive = True
+    # What routing and answering a request need, now; the rest (see _fill_from_scope)
+    # when something asks for it.
+    head = _new_head(RequestHead)
+    head.method = scope["method"]
+    head.path = raw_path
+    head.version = version
+    head._raw = raw_headers
+    head._headers = None
+    head.root_path = root_path
+    head.keep_alive = keep_alive
+    head.expect = expect
+    head.has_body = has_body
+    head.upgrade = upgrade
+    head._fill = _fill_from_scope
+    head._fill_from = scope
+    return head
+
+
+_new_head = object.__new__
+
+
+def _fill_from_scope(scope: Any) -> dict[str, Any]:
     client = scope.get("client")
     server = scope.get("server")
-    if client is not None and client.__class__ is not tuple:
-        client = tuple(client)
-    if server is not None and server.__class__ is not tuple:
-        server = tuple(server)
-    return RequestHead(
-        scope["method"],
-        raw_path,
-        scope["query_string"].decode("latin-1"),
-        version,
-        None,
-        raw_headers,
-        scope.get("scheme", "http"),
-        root_path,
-        keep_alive,
-        expect,
-        client,
-        server,
-        None,
-        None,
-        has_body,
-        upgrade,
-    )
+    return {
+        "query_string": scope["query_string"].decode("latin-1"),
+        "scheme": scope.get("scheme", "http"),
+        "peername": tuple(client) if client is not None else None,
+        "sockname": tuple(server) if server is not None else None,
+        "transport": None,
+        "extra_info": None,
+    }
 
 
 def _strip_root_path(path: str, raw_path: str, root_path: str) -> str:

@@ -166,11 +166,13 @@ class BaseRequest(MutableMapping[str, Any]):
         head: RequestHead,
         payload: StreamReader,
         sink: ResponseSink,
-        *,
         client_max_size: int = 1024**2,
         task: asyncio.Task[Any] | None = None,
+        *,
         state: dict[str, Any] | None = None,
     ) -> None:
+        # client_max_size and task may come positionally: a class called with keywords
+        # pays for a keyword dict, and the server makes one request per request.
         self._head = head
         self._payload = payload
         self._sink = sink

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator, MutableMapping
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -524,7 +524,8 @@ class StreamResponse(MutableMapping[str, Any]):
             # a cache (RFC 9110 8.3); otherwise the generic default, as aiohttp.
             headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
         if not server_adds_defaults:
-            _add_default_headers(headers)
+            headers.setdefault(hdrs.DATE, http_date())
+            headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
         if hdrs.CONNECTION not in headers:
             if keep_alive:
                 if version == HttpVersion10:
@@ -716,8 +717,9 @@ class Response(StreamResponse):
             ctype = _TEXT_TYPES.get(content_type) or _text_type(content_type)
             if ctype is not None:
                 # The common case (text, maybe a plain content type): nothing to merge.
-                self._headers = new_headers = CIMultiDict[str]()
+                new_headers: CIMultiDict[str] = CIMultiDict()  # not CIMultiDict[str](): slow
                 new_headers[hdrs.CONTENT_TYPE] = ctype
+                self._headers = new_headers
                 self._trusted = self._plain = getversion(new_headers)
                 self._init_status(status, reason)
                 self._body: bytes | None = text.encode()
@@ -847,14 +849,17 @@ class Response(StreamResponse):
             # _before_head() and _prepare_headers() would add is known, only the length.
             sink = request._sink
             data = self._body or b""
-            headers[hdrs.CONTENT_LENGTH] = str(len(data))
+            size = len(data)
+            # add(), not item assignment: the header is known to be absent, no search.
+            headers.add(hdrs.CONTENT_LENGTH, _DECIMALS[size] if size < 1024 else str(size))
             if not sink.adds_default_headers:
-                _add_default_headers(headers)
+                headers.add(hdrs.DATE, http_date())
+                headers.add(hdrs.SERVER, SERVER_SOFTWARE)
             self._req = request
             self._keep_alive = True
             self._sink = sink
             self._eof_sent = True
-            self._body_length = len(data)
+            self._body_length = size
             sink.start(self._status, self._reason, headers, False, True, True, False)
             await sink.write_eof(data)
             return
@@ -920,6 +925,9 @@ class Response(StreamResponse):
         return float("inf") if size is None else size
 
 
+# Content-Length values of small bodies, formatted once.
+_DECIMALS: Final = tuple(str(size) for size in range(1024))
+
 # Statuses whose responses carry no body (RFC 9110 6.4.1).
 _BODILESS = frozenset((204, 304, *range(100, 200)))
 
@@ -938,12 +946,6 @@ def _text_type(content_type: object) -> str | None:
     if len(_TEXT_TYPES) < 64:  # bounded: content types may come from user input
         _TEXT_TYPES[content_type] = ctype
     return ctype
-
-
-def _add_default_headers(headers: CIMultiDict[str]) -> None:
-    """``Date`` and ``Server``, unless set: for a transport that does not add its own."""
-    headers.setdefault(hdrs.DATE, http_date())
-    headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
 
 
 def json_response(

@@ -48,7 +48,14 @@ class RequestHead:
         "sockname",
         "transport",
         "extra_info",
+        "_fill",
+        "_fill_from",
     )
+
+    # Set by a transport that leaves some fields unset: ``_fill(_fill_from)`` gives their
+    # values on first use (fields set meanwhile keep theirs).
+    _fill: Callable[[Any], dict[str, Any]]
+    _fill_from: Any
 
     def __init__(
         self,
@@ -92,6 +99,24 @@ class RequestHead:
         self.sockname = sockname
         self.transport = transport
         self.extra_info = extra_info
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a field left unset by a transport that fills some fields on
+        # first use (see ``_fill``): the ASGI adapter leaves what a plain request never
+        # reads in its scope.
+        if name.startswith("_fill"):
+            raise AttributeError(name)
+        try:
+            fill = self._fill
+        except AttributeError:
+            raise AttributeError(f"'RequestHead' object has no attribute {name!r}") from None
+        del self._fill  # once: a field the filler does not give stays an AttributeError
+        for field, value in fill(self._fill_from).items():
+            try:
+                object.__getattribute__(self, field)
+            except AttributeError:
+                object.__setattr__(self, field, value)
+        return getattr(self, name)
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:

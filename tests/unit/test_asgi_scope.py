@@ -152,3 +152,33 @@ def test_body_pulled_in_pieces() -> None:
     import json
 
     assert json.loads(sent[1]["body"]) == {"pieces": 2, "total": 5}
+
+
+def test_scope_fields_a_plain_request_does_not_need_are_read_when_asked() -> None:
+    from asgiweb.asgi import _head_from_scope
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": "/a b",
+        "raw_path": b"/a%20b",
+        "query_string": b"x=1",
+        "headers": [(b"host", b"example.com")],
+        "scheme": "https",
+        "client": ["10.0.0.1", 4321],  # an iterable, as ASGI allows
+        "server": ("10.0.0.2", 443),
+    }
+    head = _head_from_scope(scope)
+    assert (head.method, head.path, head.has_body) == ("GET", "/a%20b", False)
+    assert head.keep_alive
+    assert head.peername == ("10.0.0.1", 4321)
+    assert (head.scheme, head.query_string, head.sockname) == ("https", "x=1", ("10.0.0.2", 443))
+    assert head.transport is None and head.extra_info is None
+    with pytest.raises(AttributeError, match="no_such_field"):
+        head.no_such_field  # noqa: B018
+
+    ws_head = _head_from_scope({**scope, "scheme": "wss"})
+    ws_head.scheme = "https"  # set before anything was read: the fill must not undo it
+    assert ws_head.query_string == "x=1"
+    assert ws_head.scheme == "https"
