@@ -166,6 +166,34 @@ def ratio_table(
     return lines
 
 
+# Pairs on the same ASGI server: the framework is the only difference between them.
+SAME_SERVER_PAIRS = (("asgiweb-uvicorn", "starlette-uvicorn"),)
+
+
+def same_server_table(summaries: list[Summary], endpoints: list[Endpoint]) -> list[str]:
+    """asgiweb against Starlette under the same ASGI server: req/s and CPU per request."""
+    table = _by_key(summaries)
+    lines: list[str] = []
+    for ours, theirs in SAME_SERVER_PAIRS:
+        rows = []
+        for endpoint in endpoints:
+            a, b = table.get((endpoint.name, ours)), table.get((endpoint.name, theirs))
+            if a is None or b is None or not b.median_rps or not a.cpu_us_per_request:
+                continue
+            rows.append(
+                f"| {endpoint.name} | {a.median_rps / b.median_rps:.2f}× "
+                f"| {b.cpu_us_per_request / a.cpu_us_per_request:.2f}× |"
+            )
+        if rows:
+            lines += [
+                f"| endpoint | {_label(ours)} req/s ÷ {_label(theirs)} "
+                "| CPU per request, theirs ÷ ours |",
+                "|---|---:|---:|",
+                *rows,
+            ]
+    return lines
+
+
 def endpoint_table(summaries: list[Summary], endpoint: Endpoint) -> list[str]:
     """One endpoint: every contender's numbers."""
     lines = [
@@ -304,6 +332,18 @@ def markdown(
         "",
         "![Requests per second relative to aiohttp native](results.png)",
         "",
+    ]
+    same_server = same_server_table(summaries, endpoints)
+    if same_server:
+        lines += [
+            "## asgiweb and Starlette on the same ASGI server",
+            "",
+            "Medians of the same rounds; above 1 asgiweb is faster.",
+            "",
+            *same_server,
+            "",
+        ]
+    lines += [
         "## Per endpoint",
         "",
     ]

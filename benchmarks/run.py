@@ -339,6 +339,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where results.md and results.png go (default docs/benchmarks)",
     )
     parser.add_argument("--no-install", action="store_true", help="do not install wrk or deps")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="measure nothing: write the report again from a run's benchmarks/results/*.json",
+    )
     args = parser.parse_args(argv)
     defaults = (2, 1, 1) if args.quick else (3, 5, 1)
     for name, default in zip(("rounds", "duration", "warmup"), defaults, strict=True):
@@ -357,8 +362,23 @@ def _select(items: tuple[_Named, ...], names: str | None) -> list[_Named]:
     return [item for item in items if item.name in wanted]
 
 
+def rerender(path: Path, output_dir: Path) -> list[Path]:
+    """The report of an earlier run, from its raw JSON (after a change to the report)."""
+    raw = json.loads(path.read_text())
+    meta = report.RunMetadata(**raw["meta"])
+    summaries = [Summary(**summary) for summary in raw["summaries"]]
+    ran = {(s.endpoint, s.contender) for s in summaries}
+    endpoints = [e for e in ENDPOINTS if any(key[0] == e.name for key in ran)]
+    contenders = [c for c in CONTENDERS if any(key[1] == c.name for key in ran)]
+    return report.write_all(output_dir, meta, summaries, contenders, endpoints)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.from_json is not None:
+        written = rerender(args.from_json, args.output_dir)
+        print("wrote " + ", ".join(os.path.relpath(path) for path in written))
+        return
     endpoints = _select(ENDPOINTS, args.endpoints)
     need_wrk = any(not endpoint.websocket for endpoint in endpoints)  # ws_load is ours
     if not args.no_install:

@@ -143,6 +143,13 @@ class NativeWebSocket:
             self._waiter = waiter
             try:
                 handed = await waiter
+            except asyncio.CancelledError:
+                # Cancelled (a receive timeout, say) after a message was handed over but
+                # before this task ran again: the message is the next one, not lost.
+                if not waiter.cancelled() and (kept := waiter.result()) is not None:
+                    queue.appendleft((kept, _SMALL))
+                    self._queued += _SMALL
+                raise
             finally:
                 self._waiter = None
             if handed is not None:

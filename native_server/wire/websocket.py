@@ -270,7 +270,9 @@ class FrameReader:
         limit = self._max_msg_size
         if limit and size > limit:
             return None  # the general path raises the right error
-        repeat, bits = _SMALL_KEYS[size]  # int.from_bytes reads any buffer: no copy of data
+        if data.__class__ is not bytes:
+            data = bytes(data)  # one copy; slicing bytes is cheaper than slicing a view
+        repeat, bits = _SMALL_KEYS[size]
         key = int.from_bytes(data[2:6], "little") * repeat
         payload = ((int.from_bytes(data[6:], "little") ^ key) & bits).to_bytes(size, "little")
         if first == _FIN | _TEXT:

@@ -122,3 +122,43 @@ def test_websocket_frames_that_came_with_the_handshake_survive_the_buffer_being_
     assert out.startswith(b"HTTP/1.1 101")
     assert b"\x81\x08echo one" in out
     assert b"\x81\x08echo two" in out
+
+
+def test_a_message_handed_to_a_reader_cancelled_before_it_ran_is_not_lost() -> None:
+    from native_server.websocket import NativeWebSocket
+
+    class Protocol:
+        _transport = FakeTransport()
+
+        def __init__(self) -> None:
+            self._loop = asyncio.get_running_loop()
+
+        def pause_reading(self) -> None:
+            pass
+
+        def resume_reading(self) -> None:
+            pass
+
+    async def main() -> None:
+        channel = NativeWebSocket(
+            Protocol(),  # type: ignore[arg-type]
+            deflate=None,
+            max_msg_size=0,
+            writer_limit=65536,
+            read_limit=65536,
+        )
+        reader = asyncio.ensure_future(channel.receive())
+        await asyncio.sleep(0)  # the reader now waits for a message
+        channel.data_received(_frame(b"one"))  # handed straight to it...
+        reader.cancel()  # ...and its task cancelled before it ran again (a timeout)
+        try:
+            await reader
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the reader was not cancelled")
+        channel.data_received(_frame(b"two"))
+        assert (await channel.receive()).data == "one"
+        assert (await channel.receive()).data == "two"
+
+    asyncio.run(main())
