@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .exceptions import HTTPBadRequest, HTTPException, HTTPUpgradeRequired
@@ -372,9 +372,13 @@ class WebSocketResponse(StreamResponse):
             return True
 
     # -- receiving ----------------------------------------------------------------------------
-    async def receive(self, timeout: float | None = None) -> WSMessage:
+    async def receive(
+        self, timeout: float | None = None, *, _iterating: bool = False
+    ) -> WSMessage:
         """The next data message; answers PING, absorbs PONG and completes the closing
         handshake on the way (with ``autoping``/``autoclose``). Only one task may wait."""
+        # _iterating: called for ``async for`` (see __anext__), which ends at CLOSE,
+        # CLOSING or CLOSED: raise StopAsyncIteration instead of returning those.
         channel = self._channel
         if channel is None:
             raise RuntimeError("Call .prepare() first")
@@ -386,8 +390,12 @@ class WebSocketResponse(StreamResponse):
                 self._conn_lost += 1
                 if self._conn_lost >= _CLOSED_RECEIVES_BEFORE_ERROR:
                     raise RuntimeError("WebSocket connection is closed.")
+                if _iterating:
+                    raise StopAsyncIteration
                 return _CLOSED_MESSAGE
             if self._closing:
+                if _iterating:
+                    raise StopAsyncIteration
                 return _CLOSING_MESSAGE
             try:
                 # What _read() does, inlined: this runs once per message received.
@@ -428,6 +436,8 @@ class WebSocketResponse(StreamResponse):
                 return msg
             if await self._consumed(channel, msg):
                 continue
+            if _iterating and kind in _END_TYPES:
+                raise StopAsyncIteration
             return msg
 
     async def _consumed(self, channel: WebSocketChannel, msg: WSMessage) -> bool:
@@ -478,7 +488,13 @@ class WebSocketResponse(StreamResponse):
     def __aiter__(self) -> AsyncIterator[WSMessage]:
         return self
 
-    async def __anext__(self) -> WSMessage:
+    def __anext__(self) -> Coroutine[Any, Any, WSMessage]:
+        if type(self).receive is _RECEIVE:
+            # receive() itself ends the iteration: one coroutine per message, not two.
+            return self.receive(_iterating=True)
+        return self._anext_via_receive()  # a subclass's receive() must see every call
+
+    async def _anext_via_receive(self) -> WSMessage:
         msg = await self.receive()
         if msg.type in _END_TYPES:
             raise StopAsyncIteration
@@ -555,3 +571,6 @@ def _as_bytes(message: bytes | bytearray | memoryview | str) -> bytes:
     if isinstance(message, str):
         return message.encode("utf-8")
     return bytes(message)
+
+
+_RECEIVE: Final = WebSocketResponse.receive

@@ -289,3 +289,29 @@ async def test_heartbeat_is_the_servers_when_it_manages_the_wire() -> None:
     ws, channel = await prepared(heartbeat=0.01, server_managed=True)
     await asyncio.sleep(0.05)
     assert channel.sent == [] and not ws.closed
+
+
+@in_loop
+async def test_async_for_ends_at_close_and_goes_through_a_subclass_receive() -> None:
+    ws, channel = await prepared()
+    channel.feed(WSMsgType.TEXT, "one")
+    channel.feed(WSMsgType.BINARY, b"two")
+    channel.feed(WSMsgType.CLOSE, 1000, "")
+    got = [(msg.type, msg.data) async for msg in ws]
+    assert got == [(WSMsgType.TEXT, "one"), (WSMsgType.BINARY, b"two")]
+    assert ws.closed and ws.close_code == 1000
+
+    class Counting(web.WebSocketResponse):
+        calls = 0
+
+        async def receive(self, timeout: float | None = None) -> web.WSMessage:  # type: ignore[override]
+            type(self).calls += 1
+            return await super().receive(timeout)
+
+    counting = Counting()
+    channel = FakeChannel()
+    await counting.prepare(request_for(FakeSink(channel)))
+    channel.feed(WSMsgType.TEXT, "a")
+    channel.feed(WSMsgType.CLOSING)
+    assert [msg.data async for msg in counting] == ["a"]
+    assert Counting.calls == 2  # the message, then the CLOSING that ended the loop
