@@ -270,11 +270,12 @@ class FrameReader:
         limit = self._max_msg_size
         if limit and size > limit:
             return None  # the general path raises the right error
-        if data.__class__ is not bytes:
-            data = bytes(data)  # one copy; slicing bytes is cheaper than slicing a view
+        # The whole frame as one little-endian integer: bits 16-47 are the mask, the
+        # payload starts at bit 48. No slices, no copy of a view.
         repeat, bits = _SMALL_KEYS[size]
-        key = int.from_bytes(data[2:6], "little") * repeat
-        payload = ((int.from_bytes(data[6:], "little") ^ key) & bits).to_bytes(size, "little")
+        whole = int.from_bytes(data, "little")
+        key = ((whole >> 16) & 0xFFFFFFFF) * repeat
+        payload = (((whole >> 48) ^ key) & bits).to_bytes(size, "little")
         if first == _FIN | _TEXT:
             try:
                 return _tuple_new(WSMessage, (_TEXT_MESSAGE, payload.decode("utf-8"), ""))

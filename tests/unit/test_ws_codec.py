@@ -785,3 +785,18 @@ def test_wsproto_client_reads_our_frames(params: DeflateParams) -> None:
     assert frames[3].payload == b"\x00" * 9000
     assert frames[4].payload == b"p"
     assert tuple(frames[5].payload) == (1000, "done")
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_every_small_frame_size_and_mask_decodes_in_one_read(kind: type) -> None:
+    # Whole small frames take feed_one's shortcut: every payload size, random masks and
+    # payloads, and every buffer type a transport may hand over.
+    reader = FrameReader()
+    for size in range(126):
+        payload = os.urandom(size)
+        mask = os.urandom(4)
+        data = build_frame(BINARY, payload, mask=mask)
+        assert reader.feed_one(kind(data)) == (WSMsgType.BINARY, payload, "")
+        text = ("é" * size)[: size // 2].encode()
+        data = build_frame(TEXT, text, mask=mask)
+        assert reader.feed(kind(data)) == [(WSMsgType.TEXT, text.decode(), "")]
