@@ -98,6 +98,8 @@ class ContentCoding(enum.Enum):
 
 
 _BAD_VALUE_RE = re.compile(r"[\r\n\x00]")
+# Statuses whose responses carry no body (RFC 9110 6.4.1).
+_BODILESS: Final = frozenset((204, 304, *range(100, 200)))
 _TOKENS_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -436,7 +438,7 @@ class StreamResponse(MutableMapping[str, Any]):
         method = request.method
         status = self._status
         self._must_be_empty_body = (
-            method == hdrs.METH_HEAD or status in (204, 304) or 100 <= status < 200
+            method == hdrs.METH_HEAD or status in _BODILESS
         )
         return await self._start(request)
 
@@ -495,7 +497,7 @@ class StreamResponse(MutableMapping[str, Any]):
         chunked = False
         if self._must_be_empty_body:
             headers.pop(hdrs.TRANSFER_ENCODING, None)
-            if self._status in (204, 304) or self._status < 200:
+            if self._status in _BODILESS:
                 headers.pop(hdrs.CONTENT_LENGTH, None)
         elif self._chunked:
             if version != HttpVersion11:
@@ -874,7 +876,7 @@ class Response(StreamResponse):
             return
         status = self._status
         empty = self._must_be_empty_body = (
-            head.method == "HEAD" or status in (204, 304) or 100 <= status < 200
+            head.method == "HEAD" or status in _BODILESS
         )
         self._req = request
         sink = request._sink
@@ -927,9 +929,6 @@ class Response(StreamResponse):
 
 # Content-Length values of small bodies, formatted once.
 _DECIMALS: Final = tuple(str(size) for size in range(1024))
-
-# Statuses whose responses carry no body (RFC 9110 6.4.1).
-_BODILESS = frozenset((204, 304, *range(100, 200)))
 
 # Content-Type values of text responses, by content_type argument (None: text/plain).
 _TEXT_TYPES: dict[str | None, str] = {None: "text/plain; charset=utf-8"}

@@ -100,23 +100,26 @@ class RequestHead:
         self.transport = transport
         self.extra_info = extra_info
 
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for a field left unset by a transport that fills some fields on
-        # first use (see ``_fill``): the ASGI adapter leaves what a plain request never
-        # reads in its scope.
-        if name.startswith("_fill"):
-            raise AttributeError(name)
-        try:
-            fill = self._fill
-        except AttributeError:
-            raise AttributeError(f"'RequestHead' object has no attribute {name!r}") from None
-        del self._fill  # once: a field the filler does not give stays an AttributeError
-        for field, value in fill(self._fill_from).items():
+    if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for a field left unset by a transport that fills some fields
+            # on first use (see ``_fill``): the ASGI adapter leaves what a plain request
+            # never reads in its scope.
+            if name.startswith("_fill"):
+                raise AttributeError(name)
             try:
-                object.__getattribute__(self, field)
+                fill = self._fill
             except AttributeError:
-                object.__setattr__(self, field, value)
-        return getattr(self, name)
+                message = f"'RequestHead' object has no attribute {name!r}"
+                raise AttributeError(message) from None
+            del self._fill  # once: a field the filler does not give stays an AttributeError
+            for field, value in fill(self._fill_from).items():
+                try:
+                    object.__getattribute__(self, field)
+                except AttributeError:
+                    object.__setattr__(self, field, value)
+            return getattr(self, name)
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:

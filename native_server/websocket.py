@@ -163,15 +163,12 @@ class NativeWebSocket:
         if isinstance(data, str):
             data = data.encode("utf-8")
         protocol = self._protocol
-        transport = protocol._transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("Cannot write to closing transport")
         heads = self._small_heads
         size = len(data)
         if heads is not None and size < 126 and opcode in heads:
-            transport.write(heads[opcode][size] + data)  # the common reply
+            protocol.write(heads[opcode][size] + data)  # the common reply
         else:
-            transport.write(self._writer.frame(data, opcode, compress))
+            protocol.write(self._writer.frame(data, opcode, compress))
         if protocol._write_paused:
             await protocol.drain()
 
