@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
 from . import hdrs
-from .response import Response
+from .response import Response, _checked_reason
+
+if TYPE_CHECKING:
+    from .request import BaseRequest
+    from .transport import ResponseSink
 
 __all__ = [
     "HTTPException", "HTTPError", "HTTPRedirection", "HTTPSuccessful",
@@ -67,6 +71,29 @@ class HTTPException(Response, Exception):
         Exception.__init__(self, self.reason)
         if self.body is None and not self.empty_body:
             self.text = f"{self.status}: {self.reason}"
+
+    def _init_status(self, status: int, reason: str | None) -> None:
+        if status == -1:
+            # A base class (HTTPException, HTTPError, ...): it may be raised and chained,
+            # as in aiohttp, but has no status to send (see prepare()).
+            self._status = status
+            self._reason = _checked_reason(status, reason)
+            return
+        super()._init_status(status, reason)
+
+    async def _start(self, request: BaseRequest) -> ResponseSink:
+        self._check_status()  # prepare() called by the application
+        return await super()._start(request)
+
+    async def _send(self, request: BaseRequest) -> None:
+        self._check_status()
+        await super()._send(request)
+
+    def _check_status(self) -> None:
+        if self._status == -1:
+            raise RuntimeError(
+                f"{type(self).__name__} has no status code: raise one of its subclasses"
+            )
 
     def __str__(self) -> str:
         return self.reason

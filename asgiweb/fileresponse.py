@@ -203,14 +203,20 @@ class FileResponse(StreamResponse):
         return sink
 
     async def _send_body(self, sink: ResponseSink, file: BinaryIO, offset: int, count: int) -> None:
-        if self._compressor is not None:
-            # enable_compression(): the bytes must pass through write() to be compressed.
-            await copy_file(file, offset, count, self._chunk_size, self.write)
-            return
-        self._body_length += count
-        if self._length_left is not None:
-            self._length_left -= count
-        await sink.sendfile(file, offset, count, self._chunk_size)
+        try:
+            if self._compressor is not None:
+                # enable_compression(): the bytes must pass through write() to be compressed.
+                await copy_file(file, offset, count, self._chunk_size, self.write)
+                return
+            self._body_length += count
+            if self._length_left is not None:
+                self._length_left -= count
+            await sink.sendfile(file, offset, count, self._chunk_size)
+        except asyncio.CancelledError:
+            # Cut short after the head went out: the client must see the body end with
+            # the connection rather than wait for bytes that never come.
+            sink.abort()
+            raise
 
     async def _prepare_empty(self, request: BaseRequest, status: int) -> ResponseSink | None:
         self.set_status(status)

@@ -12,8 +12,9 @@ import mimetypes
 import os
 import re
 import sys
+import warnings
 import zlib
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
@@ -26,13 +27,26 @@ from . import hdrs
 from .helpers import HttpVersion10, HttpVersion11, http_date
 from .http.codings import accepted_codings
 from .http.cookies import EXPIRED, ResponseCookies
+from .http.mime import PartDecoder
 from .streams import copy_file
 
 if TYPE_CHECKING:
+    from .multipart import BodyPartReader
     from .request import BaseRequest
     from .transport import ResponseSink
 
-__all__ = ["ContentCoding", "StreamResponse", "Response", "json_response"]
+__all__ = [
+    "ContentCoding",
+    "JSONBytesEncoder",
+    "JSONEncoder",
+    "StreamResponse",
+    "Response",
+    "json_bytes_response",
+    "json_response",
+]
+
+JSONEncoder = Callable[[Any], str]
+JSONBytesEncoder = Callable[[Any], bytes]
 
 SERVER_SOFTWARE = f"Python/{sys.version_info[0]}.{sys.version_info[1]} asgiweb/0.1.0"
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -78,6 +92,19 @@ _BOTH_CONTENT_TYPES = (
 _SENT = "Cannot change the response headers after they have been sent"
 
 
+class _OrderError(RuntimeError, AssertionError):
+    """``write_eof()`` or ``drain()`` called before ``prepare()`` (or after the end).
+
+    Also an AssertionError: aiohttp checks exactly these with ``assert``, so code ported
+    from it may catch that; elsewhere a call out of order is a plain RuntimeError.
+    """
+
+
+class _ArgumentTypeError(TypeError, AssertionError):
+    """``Response.text`` given something other than str: also an AssertionError, as
+    aiohttp asserts it."""
+
+
 class SentHeaders(CIMultiDictProxy[str]):
     """The headers of a prepared response: readable, and any change raises RuntimeError,
     as documented for StreamResponse (the head is already on the wire)."""
@@ -97,23 +124,23 @@ class ContentCoding(enum.Enum):
     identity = "identity"
 
 
-_BAD_VALUE_RE = re.compile(r"[\r\n\x00]")
+# RFC 9110 5.5, RFC 9112 4: no control character but HTAB in a field value or reason
+# phrase (what aiohttp 3.14 refuses too).
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Statuses whose responses carry no body (RFC 9110 6.4.1).
 _BODILESS: Final = frozenset((204, 304, *range(100, 200)))
 _TOKENS_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def check_headers(headers: CIMultiDict[str]) -> None:
-    """Refuse header names that are not tokens and values with CR, LF or NUL.
+    """Refuse header names that are not tokens and values with a control character
+    other than HTAB (CR and LF above all: they would split the head).
 
     One C-level pass over the joined values and one over the joined names; the
     per-header loop runs only to name the culprit.
     """
-    values = "".join(headers.values())
     if (
-        "\r" in values
-        or "\n" in values
-        or "\x00" in values
+        _BAD_VALUE_RE.search("".join(headers.values())) is not None
         or not _TOKENS_RE.fullmatch("".join(headers.keys()))
         or "" in headers
     ):
@@ -121,7 +148,18 @@ def check_headers(headers: CIMultiDict[str]) -> None:
             if not name or not _TOKEN_CHARS.issuperset(name):
                 raise ValueError(f"Invalid header name {name!r}")
             if _BAD_VALUE_RE.search(value):
-                raise ValueError(f"Header value of {name!r} contains a forbidden character")
+                raise ValueError(f"Header value of {name!r} contains a forbidden control character")
+
+
+def _checked_reason(status: int, reason: str | None) -> str:
+    """``reason``, or the standard phrase of ``status``; refuses what would break the
+    status line."""
+    if reason is None:
+        return _REASONS.get(status, "")
+    if _BAD_VALUE_RE.search(reason) is not None:
+        # Worded as aiohttp's message, which code ported from it may match.
+        raise ValueError("Reason cannot contain \\n, \\r or other control characters")
+    return reason
 
 
 class StreamResponse(MutableMapping[str, Any]):
@@ -156,6 +194,16 @@ class StreamResponse(MutableMapping[str, Any]):
     # Response's constructor set: while it still matches, the head is known in advance.
     _plain = -1
     _length_left: int | None = None  # body bytes Content-Length still promises
+    # True for a subclass with its own prepare() or write_eof(): the server then calls
+    # them, never Response's fused send that skips both.
+    _overridden = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._overridden = (
+            cls.prepare is not StreamResponse.prepare
+            or cls.write_eof is not StreamResponse.write_eof
+        )
 
     def __init__(
         self,
@@ -213,12 +261,8 @@ class StreamResponse(MutableMapping[str, Any]):
         status = int(status)
         if not 100 <= status <= 999:
             raise ValueError(f"Invalid status code {status}")
-        if reason is None:
-            reason = _REASONS.get(status, "")
-        elif "\r" in reason or "\n" in reason:
-            raise ValueError("Reason cannot contain CR or LF")
         self._status = status
-        self._reason = reason
+        self._reason = _checked_reason(status, reason)
 
     # -- connection ---------------------------------------------------------------------
     @property
@@ -341,8 +385,12 @@ class StreamResponse(MutableMapping[str, Any]):
 
     @property
     def content_type(self) -> str:
-        raw = self._headers.get(hdrs.CONTENT_TYPE, "application/octet-stream")
-        return raw.partition(";")[0].strip().lower()
+        raw = self._headers.get(hdrs.CONTENT_TYPE)
+        if raw is None:
+            return "application/octet-stream"
+        ctype = raw.partition(";")[0].strip().lower()
+        # As email.message (which aiohttp parses with): no type/subtype, no type at all.
+        return ctype if ctype.count("/") == 1 else "application/octet-stream"
 
     @content_type.setter
     def content_type(self, value: str) -> None:
@@ -406,8 +454,9 @@ class StreamResponse(MutableMapping[str, Any]):
         value = self._headers.get(hdrs.ETAG)
         if value is None:
             return None
-        parsed = parse_etag(value)
-        return parsed if parsed is not None else ETag(value=value, is_weak=False)
+        if value == "*":
+            return ETag(value="*", is_weak=False)
+        return parse_etag(value)  # None for a header that is no entity tag
 
     @etag.setter
     def etag(self, value: Any) -> None:
@@ -421,7 +470,7 @@ class StreamResponse(MutableMapping[str, Any]):
         elif isinstance(value, str):
             check_etag_value(value)
             self._headers[hdrs.ETAG] = f'"{value}"'
-        elif isinstance(value, ETag):
+        elif isinstance(value, ETag) and isinstance(value.value, str):
             check_etag_value(value.value)
             prefix = "W/" if value.is_weak else ""
             self._headers[hdrs.ETAG] = f'{prefix}"{value.value}"'
@@ -558,7 +607,8 @@ class StreamResponse(MutableMapping[str, Any]):
         coding = self._compression_force
         if coding is None:
             accepted = accepted_codings(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
-            for candidate in (ContentCoding.gzip, ContentCoding.deflate):
+            # aiohttp's order of preference: deflate, then gzip.
+            for candidate in (ContentCoding.deflate, ContentCoding.gzip):
                 if candidate.value in accepted:
                     coding = candidate
                     break
@@ -599,7 +649,14 @@ class StreamResponse(MutableMapping[str, Any]):
         await sink.write(bytes(data))
 
     async def drain(self) -> None:
-        """Kept for aiohttp compatibility: :meth:`write` already waits."""
+        """Deprecated, as in aiohttp: :meth:`write` already waits for a slow client."""
+        if self._eof_sent:
+            raise _OrderError("EOF has already been sent")
+        if self._sink is None:
+            raise _OrderError("Response has not been started")
+        warnings.warn(
+            "drain method is deprecated, use await resp.write()", DeprecationWarning, stacklevel=2
+        )
 
     async def write_eof(self, data: bytes = b"") -> None:
         """Send the last bytes and finish the response. Idempotent."""
@@ -607,7 +664,7 @@ class StreamResponse(MutableMapping[str, Any]):
             return
         sink = self._sink
         if sink is None:
-            raise RuntimeError("Response has not been started")
+            raise _OrderError("Response has not been started")
         if self._stream_body is not None:
             if not self._must_be_empty_body:
                 await self._send_stream_body()
@@ -740,17 +797,16 @@ class Response(StreamResponse):
             if hdrs.CONTENT_TYPE in real_headers:
                 if content_type or charset:
                     raise ValueError(_BOTH_CONTENT_TYPES)
-                if "charset=" not in real_headers[hdrs.CONTENT_TYPE].lower():
-                    # As aiohttp: the text is sent as UTF-8, and the header says so.
-                    real_headers[hdrs.CONTENT_TYPE] += "; charset=utf-8"
+                # Encoded by the text setter below, in the header's charset.
             else:
                 if not isinstance(text, str):
                     raise TypeError(f"text argument must be str ({type(text)!r})")
-                real_headers[hdrs.CONTENT_TYPE] = (
-                    f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
-                )
                 charset = charset or "utf-8"
-            body = text.encode(charset or "utf-8")
+                real_headers[hdrs.CONTENT_TYPE] = (
+                    f"{content_type or 'text/plain'}; charset={charset}"
+                )
+                body = text.encode(charset)
+                text = None
         elif hdrs.CONTENT_TYPE in real_headers:
             if content_type is not None or charset is not None:
                 raise ValueError(_BOTH_CONTENT_TYPES)
@@ -762,7 +818,9 @@ class Response(StreamResponse):
         self._body = None
         self._zlib_executor_size = zlib_executor_size
         self._zlib_executor = zlib_executor
-        if body is not None:
+        if text is not None:
+            self.text = text
+        elif body is not None:
             self.body = body
 
     @property
@@ -778,6 +836,18 @@ class Response(StreamResponse):
         elif isinstance(body, str):
             self._body = body.encode(self.charset or "utf-8")
             self._headers.setdefault(hdrs.CONTENT_TYPE, "text/plain; charset=utf-8")
+        else:
+            self._set_stream_body(body)
+
+    def _set_stream_body(self, body: Any) -> None:
+        from .multipart import BodyPartReader  # here: multipart imports this module
+
+        if isinstance(body, BodyPartReader):
+            # A part of the request's multipart body, relayed decoded as it is read.
+            self._body = None
+            self._stream_body = _part_chunks(body)
+            params = {"name": body.name, "filename": body.filename}
+            self._set_disposition({k: v for k, v in params.items() if v is not None})
         elif hasattr(body, "read") or hasattr(body, "__aiter__"):
             # A file object or an async iterable: streamed by write_eof, not held in memory.
             self._body = None
@@ -795,12 +865,14 @@ class Response(StreamResponse):
             guessed = mimetypes.guess_type(filename)[0]
             if guessed:
                 headers[hdrs.CONTENT_TYPE] = guessed
-        if filename and hdrs.CONTENT_DISPOSITION not in headers:
-            if filename.isascii() and '"' not in filename and "\\" not in filename:
-                value = f'attachment; filename="{filename}"'
-            else:  # RFC 6266 4.3: the exact name in filename*, UTF-8 percent-encoded
-                value = f"attachment; filename*=utf-8''{quote(filename, safe='')}"
-            headers[hdrs.CONTENT_DISPOSITION] = value
+        if filename:
+            self._set_disposition({"filename": filename})
+
+    def _set_disposition(self, params: dict[str, str]) -> None:
+        """``Content-Disposition: attachment`` with ``params``, unless one is set already."""
+        if params and hdrs.CONTENT_DISPOSITION not in self._headers:
+            value = "; ".join(["attachment", *map(_disposition_param, params.items())])
+            self._headers[hdrs.CONTENT_DISPOSITION] = value
 
     @property
     def text(self) -> str | None:
@@ -811,10 +883,13 @@ class Response(StreamResponse):
     @text.setter
     def text(self, text: str) -> None:
         if not isinstance(text, str):
-            raise TypeError(f"text argument must be str ({type(text)!r})")
+            raise _ArgumentTypeError(f"text argument must be str ({type(text)!r})")
         if self.content_type == "application/octet-stream":
-            self._headers[hdrs.CONTENT_TYPE] = "text/plain; charset=utf-8"
-        self._body = text.encode(self.charset or "utf-8")
+            self.content_type = "text/plain"
+        charset = self.charset
+        if charset is None:
+            charset = self.charset = "utf-8"
+        self._body = text.encode(charset)
 
     @property
     def content_length(self) -> int | None:
@@ -833,6 +908,9 @@ class Response(StreamResponse):
     async def _send(self, request: BaseRequest) -> None:
         # prepare() and write_eof() fused for a body known up front: the same steps, two
         # coroutine hops fewer on the path every plain response takes.
+        if self._overridden:
+            await StreamResponse._send(self, request)
+            return
         head = request._head
         headers = self._headers
         if (
@@ -947,8 +1025,12 @@ def _text_type(content_type: object) -> str | None:
     return ctype
 
 
+# Marks an argument not given, where None is a value (JSON null).
+_UNSET: Any = object()
+
+
 def json_response(
-    data: Any = None,
+    data: Any = _UNSET,
     *,
     text: str | None = None,
     body: bytes | None = None,
@@ -956,10 +1038,10 @@ def json_response(
     reason: str | None = None,
     headers: Any = None,
     content_type: str = "application/json",
-    dumps: Callable[[Any], str] = json.dumps,
+    dumps: JSONEncoder = json.dumps,
 ) -> Response:
     """A :class:`Response` carrying ``data`` serialised with ``dumps``."""
-    if data is not None:
+    if data is not _UNSET:
         if text or body:
             raise ValueError("only one of data, text, or body should be specified")
         text = dumps(data)
@@ -971,3 +1053,52 @@ def json_response(
         headers=headers,
         content_type=content_type,
     )
+
+
+def json_bytes_response(
+    data: Any = _UNSET,
+    *,
+    dumps: JSONBytesEncoder,
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: Any = None,
+    content_type: str = "application/json",
+) -> Response:
+    """:func:`json_response` for an encoder that returns bytes (orjson, msgspec): the
+    bytes become the body as they are, with no str round trip."""
+    if data is not _UNSET:
+        if body is not None:
+            raise ValueError("only one of data or body should be specified")
+        body = dumps(data)
+    return Response(
+        body=body,
+        status=status,
+        reason=reason,
+        headers=headers,
+        content_type=content_type,
+    )
+
+
+def _disposition_param(item: tuple[str, str]) -> str:
+    """One Content-Disposition parameter: quoted when printable ASCII, otherwise
+    ``key*=utf-8''...`` (RFC 6266 4.3, RFC 8187) so no name can break the header."""
+    key, value = item
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'{key}="{value}"'
+    return f"{key}*=utf-8''{quote(value, safe='')}"
+
+
+async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    """The data of a multipart part, its transfer and content encodings undone."""
+    headers = part.headers
+    decoder = PartDecoder(
+        headers.get(hdrs.CONTENT_TRANSFER_ENCODING, ""),
+        headers.get(hdrs.CONTENT_ENCODING, ""),
+        part.max_decompress_size,
+    )
+    while chunk := await part.read_chunk(STREAM_CHUNK_SIZE):
+        if data := decoder.feed(chunk):
+            yield data
+    if data := decoder.finish():
+        yield data
