@@ -6,9 +6,17 @@ import asyncio
 import logging
 import sys
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, MutableMapping
-from contextlib import suppress
-from functools import lru_cache, partial, update_wrapper
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    MutableMapping,
+)
+from contextlib import AbstractAsyncContextManager, suppress
+from functools import lru_cache, partial, total_ordering, update_wrapper
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final, get_args, overload
 
 from .helpers import web_logger
@@ -31,38 +39,72 @@ if TYPE_CHECKING:
     from .streams import StreamReader
     from .transport import RequestHead, ResponseSink
 
-__all__ = ["Application", "AppKey", "CleanupError", "NotAppKeyWarning"]
+__all__ = [
+    "Application",
+    "AppKey",
+    "BaseKey",
+    "CleanupError",
+    "NotAppKeyWarning",
+    "RequestKey",
+    "ResponseKey",
+]
 
 _T = TypeVar("_T")
+
+_NOT_APP_KEY_MESSAGE = (
+    "It is recommended to use web.AppKey instances for keys.\n"
+    "https://docs.aiohttp.org/en/stable/web_advanced.html#application-s-config"
+)
+
+# The deprecated ``make_handler`` hands out the native server's protocol factory. The core
+# never imports the native server; the native server puts its ``Server`` class here when it
+# is imported (``asgiweb.web`` imports it).
+protocol_factory_class: Callable[..., Any] | None = None
 
 
 class NotAppKeyWarning(UserWarning):
     """A plain string was used as an application key; :class:`AppKey` is type-checked."""
 
 
-@final
-class AppKey(Generic[_T]):
-    """A typed key for application state: ``app[KEY]`` has the type ``KEY`` was made with."""
+def _defining_module() -> str:
+    """The module whose top-level code is running: where a key made now is defined.
+
+    A key made inside a function is named after the module that runs at top level
+    (``__main__`` under a script or a test runner), as aiohttp names it.
+    """
+    caller = sys._getframe(2)
+    frame: FrameType | None = caller
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            return str(frame.f_globals.get("__name__", ""))
+        frame = frame.f_back
+    return str(caller.f_globals.get("__name__", ""))  # no top-level frame: a thread
+
+
+@total_ordering
+class BaseKey(Generic[_T]):
+    """A typed key for a state mapping: ``mapping[KEY]`` has the type ``KEY`` was made with.
+
+    Keys order by name and before any other kind of key, so mixed keys still sort.
+    """
 
     __slots__ = ("_name", "_t", "__orig_class__")
 
     def __init__(self, name: str, t: type[_T] | None = None) -> None:
-        # Qualify the name with the defining module so keys with equal names stay apart
-        # in reprs and error messages.
-        frame = sys._getframe(1)
-        module = frame.f_globals.get("__name__", "")
-        self._name = f"{module}.{name}" if module and module != "__main__" else name
+        # Qualified with the defining module so keys with equal names stay apart.
+        self._name = f"{_defining_module()}.{name}"
         self._t = t
 
     def __lt__(self, other: object) -> bool:
-        if isinstance(other, AppKey):
+        if isinstance(other, BaseKey):
             return self._name < other._name
-        return True  # keys sort before anything else, so mixed keys still sort
+        return True
 
     def __repr__(self) -> str:
         t = self._t
         if t is None:
             with suppress(AttributeError):
+                # Set by typing when the key is made as AppKey[T]("name").
                 t = get_args(self.__orig_class__)[0]  # type: ignore[attr-defined]
         if t is None:
             t_repr = "<<Unknown>>"
@@ -72,7 +114,28 @@ class AppKey(Generic[_T]):
             )
         else:
             t_repr = repr(t)
-        return f"<AppKey({self._name}, type={t_repr})>"
+        return f"<{self.__class__.__name__}({self._name}, type={t_repr})>"
+
+
+@final
+class AppKey(BaseKey[_T]):
+    """A typed key for application state (``app[KEY]``)."""
+
+    __slots__ = ()
+
+
+@final
+class RequestKey(BaseKey[_T]):
+    """A typed key for request state (``request[KEY]``)."""
+
+    __slots__ = ()
+
+
+@final
+class ResponseKey(BaseKey[_T]):
+    """A typed key for response state (``response[KEY]``)."""
+
+    __slots__ = ()
 
 
 Middleware = Callable[..., Any]
@@ -133,30 +196,61 @@ class CleanupError(RuntimeError):
         return self.args[1]  # type: ignore[no-any-return]
 
 
+class _GeneratorContext(AbstractAsyncContextManager[None]):
+    """An async generator with one ``yield`` as a context manager: the code before the
+    ``yield`` runs at startup, the code after it at cleanup."""
+
+    def __init__(self, iterator: AsyncIterator[None]) -> None:
+        self._iterator = iterator
+
+    async def __aenter__(self) -> None:
+        await self._iterator.__anext__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        # Finish the generator now: left suspended, it would be closed by the garbage
+        # collector, which runs its remaining code outside any event loop.
+        with suppress(Exception):
+            await self._iterator.aclose()  # type: ignore[attr-defined]
+        raise RuntimeError(f"{self._iterator!r} has more than one 'yield'")
+
+
 class CleanupContext(FrozenList):
-    """Async generators run to their first ``yield`` at startup and finished at cleanup."""
+    """Factories of cleanup contexts, entered at startup and exited, in reverse, at cleanup.
+
+    A factory takes the application and returns an async context manager (say, a
+    function decorated with :func:`contextlib.asynccontextmanager`) or an async
+    generator that yields once.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._exits: list[AsyncIterator[None]] = []
+        self._exits: list[AbstractAsyncContextManager[Any]] = []
 
     async def _on_startup(self, app: Application) -> None:
         for factory in self:
-            iterator = factory(app).__aiter__()
-            await iterator.__anext__()
-            self._exits.append(iterator)
+            context = factory(app)
+            if not (hasattr(context, "__aenter__") and hasattr(context, "__aexit__")):
+                context = _GeneratorContext(context.__aiter__())
+            await context.__aenter__()
+            self._exits.append(context)
 
     async def _on_cleanup(self, app: Application) -> None:
         errors: list[BaseException] = []
-        for iterator in reversed(self._exits):
+        for context in reversed(self._exits):
             try:
-                await iterator.__anext__()
-            except StopAsyncIteration:
-                continue
-            except (Exception, BaseExceptionGroup) as exc:
+                await context.__aexit__(None, None, None)
+            except (Exception, asyncio.CancelledError) as exc:
+                # A cancelled cleanup is one more failure: the others still run.
                 errors.append(exc)
-            else:
-                errors.append(RuntimeError(f"{iterator!r} has more than one 'yield'"))
         self._exits.clear()
         if len(errors) == 1:
             raise errors[0]
@@ -189,8 +283,11 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             )
         if router is None:
             router = UrlDispatcher()
+        else:
+            warnings.warn("router argument is deprecated", DeprecationWarning, stacklevel=2)
         self._router = router
-        self._logger = logger
+        self._loop = loop
+        self.logger = logger
         self._state: dict[str | AppKey[Any], Any] = {}
         self._middlewares: FrozenList = FrozenList(middlewares)
         self._handler_args = handler_args
@@ -212,10 +309,18 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._on_startup.append(self._cleanup_ctx._on_startup)
         self._on_cleanup.append(self._cleanup_ctx._on_cleanup)
         self._asgi: Any = None
+        # `app()` goes through type(app).__call__ (sync, so that `app()` can return the
+        # app), but ASGI servers decide "ASGI 3 or WSGI?" by inspecting `app.__call__`;
+        # this instance attribute shows them a coroutine function that does the same.
+        self.__call__ = self._asgi_call  # type: ignore[method-assign, assignment]
         router.post_init(self)
 
     def __init_subclass__(cls: type[Application]) -> None:
-        raise TypeError(f"Inheritance class {cls.__name__} from web.Application is forbidden")
+        warnings.warn(
+            f"Inheritance class {cls.__name__} from web.Application is discouraged",
+            DeprecationWarning,
+            stacklevel=3,  # the class statement
+        )
 
     # -- the mapping ------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -238,7 +343,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._check_frozen()
         if not isinstance(key, AppKey):
             warnings.warn(
-                "It is recommended to use web.AppKey instances for keys.",
+                _NOT_APP_KEY_MESSAGE,
                 NotAppKeyWarning,
                 stacklevel=2,
             )
@@ -269,8 +374,10 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         return self._router
 
     @property
-    def logger(self) -> logging.Logger:
-        return self._logger
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop given to the constructor, if any (deprecated: use the running loop)."""
+        warnings.warn("loop property is deprecated", DeprecationWarning, stacklevel=2)
+        return self._loop  # type: ignore[no-any-return]
 
     @property
     def debug(self) -> bool:
@@ -279,6 +386,11 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
     @property
     def middlewares(self) -> FrozenList:
         return self._middlewares
+
+    @property
+    def pre_frozen(self) -> bool:
+        """Routes, middlewares and signals are fixed (the app was added as a sub-app)."""
+        return self._pre_frozen
 
     @property
     def frozen(self) -> bool:
@@ -310,6 +422,8 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     def add_subapp(self, prefix: str, subapp: Application) -> PrefixedSubAppResource:
         """Serve ``subapp`` under the path ``prefix``; its routes' URLs gain the prefix."""
+        if not isinstance(prefix, str):
+            raise TypeError("Prefix must be str")
         if not prefix.startswith("/"):
             raise ValueError("Prefix must start with '/'")
         prefix = prefix.rstrip("/")
@@ -365,9 +479,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         for mw in reversed(self._middlewares):
             new_style = getattr(mw, "__middleware_version__", None) == 1
             if not new_style:
+                # aiohttp's wording: the issue it cites explains the new style.
                 warnings.warn(
-                    f"old-style middleware {mw!r} (a factory of (app, handler)) is deprecated; "
-                    "decorate a (request, handler) coroutine with @web.middleware instead",
+                    f'old-style middleware "{mw!r}" deprecated, see #2252',
                     DeprecationWarning,
                     stacklevel=3,
                 )
@@ -382,6 +496,31 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._frozen = True
         for subapp in self._subapps:
             subapp.freeze()
+
+    def make_handler(self, *, access_log_class: Any = None, **kwargs: Any) -> Any:
+        """A native-server protocol factory for this app (deprecated: use ``AppRunner``).
+
+        Unlike ``AppRunner``, it does not run ``on_startup``.
+        """
+        warnings.warn(
+            "Application.make_handler(...) is deprecated, use AppRunner API instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        server_class = protocol_factory_class
+        if server_class is None:
+            raise RuntimeError(
+                "make_handler() returns the native server's protocol factory: "
+                "import asgiweb.web (or native_server) first"
+            )
+        kwargs.pop("loop", None)  # the running loop is used
+        if access_log_class is not None:
+            kwargs["access_log_class"] = access_log_class
+        self.freeze()
+        kwargs.setdefault("debug", self.debug)
+        kwargs.update(self._handler_args or {})
+        # _handle takes a Request: _make_request is what builds every request it gets.
+        return server_class(self._handle, request_factory=self._make_request, **kwargs)
 
     async def startup(self) -> None:
         """Run ``on_startup`` (cleanup contexts first, as aiohttp does)."""
@@ -431,19 +570,38 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         response: StreamResponse = await handler(request)
         return response
 
-    async def __call__(
+    async def _asgi_call(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        """Serve this application over ASGI (``http`` and ``lifespan`` scopes)."""
+        await self(scope, receive, send)
+
+    @overload
+    def __call__(self) -> Application: ...
+    @overload
+    def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> Coroutine[Any, Any, None]: ...
+    def __call__(
+        self,
+        scope: Scope | None = None,
+        receive: ASGIReceiveCallable | None = None,
+        send: ASGISendCallable | None = None,
+    ) -> Any:
+        """Serve this application over ASGI (``http`` and ``lifespan`` scopes).
+
+        ``app()`` with no arguments is the application itself, as in aiohttp (which
+        gunicorn-style loaders rely on).
+        """
+        if scope is None:
+            return self
         asgi = self._asgi
         if asgi is None:
             from .asgi import ASGIAdapter
 
             asgi = self._asgi = ASGIAdapter.for_app(self)
         if scope["type"] == "http":
-            await asgi.http(scope, receive, send)  # the common case, one call shorter
-        else:
-            await asgi(scope, receive, send)
+            return asgi.http(scope, receive, send)  # the common case, one call shorter
+        return asgi(scope, receive, send)
 
     def _make_request(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from asgiweb import app as _app_module
+
 from .run import run_app
 from .runner import (
     AppRunner,
@@ -15,6 +17,9 @@ from .runner import (
     UnixSite,
 )
 from .server import Server
+
+# Application.make_handler (deprecated) hands out this class; the core cannot import it.
+_app_module.protocol_factory_class = Server
 
 __all__ = [
     "AppRunner",

@@ -36,7 +36,7 @@ def _load(parser: argparse.ArgumentParser, entry: str) -> Any:
     if not module_name or not func_name:
         parser.error("'entry-func' not in 'module:function' syntax")
     if module_name.startswith("."):
-        parser.error("relative module names are not supported")
+        parser.error("relative module names not supported")
     try:
         module = import_module(module_name)
     except ImportError as exc:

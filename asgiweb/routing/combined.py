@@ -78,7 +78,7 @@ class CombinedBucket:
             if isinstance(resource, PlainResource):
                 last = resource.canonical.rpartition("/")[2]
             elif isinstance(resource, DynamicResource):
-                last = resource.canonical.rpartition("/")[2]
+                last = resource.match_canonical.rpartition("/")[2]
                 if "{" in last:
                     rest.append((n, resource))
                     continue

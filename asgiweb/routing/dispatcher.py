@@ -67,7 +67,8 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         self._resources: list[AbstractResource] = []
         self._named_resources: dict[str, AbstractResource] = {}
         self._index: dict[str, list[AbstractResource]] = {}
-        # Resources that no path prefix can find (domain sub-apps): tried last, in order.
+        # Resources that no path prefix can find (domain sub-apps): tried first, in order,
+        # so a sub-app for a host owns all of that host's paths, 404 included.
         self._unindexed: list[AbstractResource] = []
         self._combined: dict[str, CombinedBucket] | None = None
         # Index keys holding a resource that is not a plain Resource (static files, sub-apps).
@@ -79,9 +80,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         found = self.resolve_nowait(request)
         if found is not None:
             return found
+        allowed: set[str] = set()
+        for resource in self._unindexed:
+            match_info, methods = await resource.resolve(request)
+            if match_info is not None:
+                return match_info
+            allowed |= methods
         method = request.method
         path = route_path(request)
-        allowed: set[str] = set()
         part = path
         while True:
             for resource in self._index.get(part, ()):
@@ -92,16 +98,13 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
             if part == "/" or not part:
                 break
             part = part.rpartition("/")[0] or "/"
-        for resource in self._unindexed:
-            match_info, methods = await resource.resolve(request)
-            if match_info is not None:
-                return match_info
-            allowed |= methods
         return _failed_match(method, allowed)
 
     def resolve_nowait(self, request: Request) -> UrlMappingMatchInfo | None:
         """:meth:`resolve` without awaiting, for the common case where every candidate
         is a plain or dynamic resource; None when only :meth:`resolve` can answer."""
+        if self._unindexed:
+            return None  # domain sub-apps come first, and their rules are awaited
         method = request._head.method
         path = request._head.path
         if "%" in path:
@@ -137,8 +140,6 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
             if part == "/" or not part:
                 break
             part = part.rpartition("/")[0] or "/"
-        if self._unindexed:
-            return None
         return _failed_match(method, allowed or set())
 
     def _combine_buckets(self) -> dict[str, CombinedBucket]:

@@ -23,10 +23,23 @@ _PART_RE = re.compile(r"(\{[_a-zA-Z][^{}]*(?:\{[^{}]*\}[^{}]*)*\})")
 _DEFAULT_PART = "[^{}/]+"
 # RFC 3986 pchar minus "/": what stays unescaped in a path segment built by url_for.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
+# A "%" that does not start an escape stands for itself.
+_LONE_PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def quote_segment(value: str) -> str:
     return quote(value, safe=_SEGMENT_SAFE)
+
+
+def requote_path(value: str) -> str:
+    """The literal text of a route path as url_for writes it: percent-encoded, keeping
+    the ``%XX`` escapes it already has, as aiohttp does.
+
+    Routing compares the literal text itself with the request's decoded path (where
+    ``%2F`` and ``%25`` stay encoded), so ``"/a %2Fb"`` matches ``/a%20%2Fb`` and
+    url_for writes that.
+    """
+    return _LONE_PERCENT_RE.sub("%25", quote(value, safe=_SEGMENT_SAFE + "/%"))
 
 
 def unquote_safe(value: str) -> str:
@@ -96,9 +109,10 @@ class Resource(AbstractResource):
     def add_route(
         self, method: str, handler: Any, *, expect_handler: ExpectHandler | None = None
     ) -> ResourceRoute:
-        """Add a route for ``method`` (``*`` for any); a second one for a method is an error."""
+        """Add a route for ``method`` (``*`` for any); a second one for a method is an error,
+        and so is any route after a ``*`` one (it could never be reached)."""
         method = method.upper()
-        if method in self._by_method or (method == hdrs.METH_ANY and self._any_route):
+        if method in self._by_method or self._any_route is not None:
             raise RuntimeError(
                 f"Added route will never be executed, method {method} is already registered"
             )
@@ -178,7 +192,7 @@ class PlainResource(Resource):
         return {"path": self._path}
 
     def url_for(self) -> URL:  # type: ignore[override]
-        return URL.build(path=self._path, encoded=True)
+        return URL.build(path=requote_path(self._path), encoded=True)
 
     def __repr__(self) -> str:
         name = f"'{self.name}' " if self.name is not None else ""
@@ -192,18 +206,22 @@ class DynamicResource(Resource):
         super().__init__(name=name)
         self._orig_path = path
         pattern = ""
+        # The URL form (url_for, canonical) and the literal form requests are matched in.
         formatter = ""
+        match_formatter = ""
         for part in _PART_RE.split(path):
             match = _VAR_RE.fullmatch(part)
             if match:
                 regex = match.group("re") or _DEFAULT_PART
                 pattern += f"(?P<{match.group('var')}>{regex})"
                 formatter += "{" + match.group("var") + "}"
+                match_formatter += "{" + match.group("var") + "}"
                 continue
             if "{" in part or "}" in part:
                 raise ValueError(f"Invalid path '{path}'['{part}']")
             pattern += re.escape(part)
-            formatter += part.replace("{", "{{").replace("}", "}}")
+            formatter += requote_path(part)
+            match_formatter += part
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
@@ -211,14 +229,21 @@ class DynamicResource(Resource):
         assert compiled.pattern.startswith(re.escape("/"))
         self._pattern = compiled
         self._formatter = formatter
+        self._match_formatter = match_formatter
 
     @property
     def canonical(self) -> str:
         return self._formatter
 
+    @property
+    def match_canonical(self) -> str:
+        """The formatter in the form requests are matched in."""
+        return self._match_formatter
+
     def add_prefix(self, prefix: str) -> None:
         self._pattern = re.compile(re.escape(prefix) + self._pattern.pattern)
-        self._formatter = prefix + self._formatter
+        self._formatter = requote_path(prefix) + self._formatter
+        self._match_formatter = prefix + self._match_formatter
         self._orig_path = prefix + self._orig_path
 
     def _match(self, path: str) -> dict[str, str] | None:
@@ -231,7 +256,7 @@ class DynamicResource(Resource):
         return self._orig_path == path
 
     def index_key(self) -> str:
-        fixed = self._formatter.partition("{")[0]
+        fixed = self._match_formatter.partition("{")[0]
         return fixed.rpartition("/")[0] or "/"
 
     def get_info(self) -> dict[str, Any]:

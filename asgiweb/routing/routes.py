@@ -82,7 +82,8 @@ class AbstractRoute:
         if expect_handler is None:
             expect_handler = _default_expect_handler
         if not asyncio.iscoroutinefunction(expect_handler):
-            raise TypeError(f"Coroutine is expected, got {expect_handler!r}")
+            # AssertionError, as aiohttp raises, but never stripped by ``python -O``.
+            raise AssertionError(f"Coroutine is expected, got {expect_handler!r}")
         method = method.upper()
         if not hdrs.METH_ANY == method and not _is_token(method):
             raise ValueError(f"{method} is not allowed HTTP method")
@@ -151,6 +152,9 @@ class SystemRoute(AbstractRoute):
 
     def url_for(self, *args: str, **kwargs: str) -> URL:
         raise RuntimeError(".url_for() is not allowed for SystemRoute")
+
+    def get_info(self) -> dict[str, Any]:
+        return {"http_exception": self._http_exception}
 
     @property
     def status(self) -> int:

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import html
 import os
+import posixpath
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,13 @@ from .. import hdrs
 from ..exceptions import HTTPForbidden, HTTPNotFound
 from ..fileresponse import FileResponse
 from ..response import Response
-from .resources import _SEGMENT_SAFE, AbstractResource, route_path, unquote_safe
+from .resources import (
+    _SEGMENT_SAFE,
+    AbstractResource,
+    requote_path,
+    route_path,
+    unquote_safe,
+)
 from .routes import AbstractRoute, ExpectHandler, ResourceRoute, UrlMappingMatchInfo
 
 if TYPE_CHECKING:
@@ -40,16 +47,20 @@ class PrefixResource(AbstractResource):
     def __init__(self, prefix: str, *, name: str | None = None) -> None:
         _check_prefix(prefix)
         super().__init__(name=name)
-        # Matched against the decoded request path; canonical is the percent-encoded form.
+        self._set_prefix(prefix)
+
+    def _set_prefix(self, prefix: str) -> None:
+        # _prefix is the literal text requests are matched against; canonical, the URL form.
         self._prefix = prefix
+        self._canonical = requote_path(prefix)
 
     @property
     def canonical(self) -> str:
-        return quote(self._prefix, safe=_FILENAME_SAFE)
+        return self._canonical
 
     def add_prefix(self, prefix: str) -> None:
         _check_prefix(prefix)
-        self._prefix = prefix + self._prefix
+        self._set_prefix(prefix + self._prefix)
 
     def raw_match(self, path: str) -> bool:
         return False
@@ -128,8 +139,10 @@ class StaticResource(PrefixResource):
         return {"directory": self._directory, "prefix": self._prefix, "routes": self._routes}
 
     async def resolve(self, request: Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
-        rest = self._rest(route_path(request))
-        if rest is None:
+        path = route_path(request)
+        rest = self._rest(path)
+        # A path whose dot segments lead out of the prefix is not ours at all.
+        if rest is None or self._rest(posixpath.normpath(path)) is None:
             return None, set()
         allowed = set(self._routes)
         route = self._routes.get(request.method)
@@ -201,16 +214,19 @@ class StaticResource(PrefixResource):
 
     def _lookup(self, name: str) -> tuple[str, str | None]:
         """``(real path, directory listing)`` for ``name``. Runs in a thread: it touches
-        the disk. Raises 404 for a name leading outside, 403 for an unlisted directory."""
+        the disk. Raises 404 for a name leading outside, 403 for an unlisted directory
+        or for one we may not look into."""
         path = self._locate(name)
         if path is None:
             raise HTTPNotFound()
         real = os.path.realpath(path) if self._follow_symlinks else path
-        if not os.path.isdir(real):
-            return real, None  # a missing file is FileResponse's 404
-        if not self._show_index:
-            raise HTTPForbidden()
         try:
+            # Unlike os.path.isdir, Path.is_dir lets EACCES through: a name we may not
+            # even stat is refused, not reported missing.
+            if not Path(real).is_dir():
+                return real, None  # a missing file is FileResponse's 404
+            if not self._show_index:
+                raise HTTPForbidden()
             return real, self._directory_index(path, real)
         except PermissionError:
             raise HTTPForbidden() from None
@@ -223,7 +239,7 @@ class StaticResource(PrefixResource):
         relative = Path(path).relative_to(self._directory).as_posix()
         title = html.escape(f"Index of /{relative}")
         items = []
-        for entry in sorted(os.scandir(real), key=lambda entry: entry.name):
+        for entry in sorted(Path(real).iterdir(), key=lambda entry: entry.name):
             label = entry.name + ("/" if entry.is_dir() else "")
             name = entry.name if relative == "." else f"{relative}/{entry.name}"
             href = self.url_for(filename=name, append_version=False)

@@ -125,7 +125,8 @@ class MaskDomain(Domain):
 
     def __init__(self, domain: str) -> None:
         super().__init__(domain)
-        mask = re.escape(self._domain).replace(r"\*", r"[^.:]+")
+        # As in aiohttp, "*" stands for any text, dots included ("*" alone: any host).
+        mask = re.escape(self._domain).replace(r"\*", ".*")
         self._mask = re.compile(mask)
 
     @property
