@@ -130,7 +130,7 @@ class ASGIWebSocketChannel:
     compress = 0  # the server may compress; the application cannot tell
     last_activity = 0.0
     track_activity = False
-    __slots__ = ("_scope", "_receive", "_send", "_ended", "_close_sent")
+    __slots__ = ("_scope", "_receive", "_send", "_ended", "_close_sent", "decode_text")
 
     def __init__(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         self._scope = scope
@@ -138,6 +138,8 @@ class ASGIWebSocketChannel:
         self._send = send
         self._ended = False
         self._close_sent = False
+        #: False: TEXT messages arrive as their UTF-8 bytes (``decode_text=False``).
+        self.decode_text = True
 
     async def receive(self) -> WSMessage:
         if self._ended:
@@ -147,7 +149,9 @@ class ASGIWebSocketChannel:
         if kind == "websocket.receive":
             text = message.get("text")
             if text is not None:
-                return WSMessage(WSMsgType.TEXT, text, "")
+                # The server has decoded (and so checked) the text already.
+                data = text if self.decode_text else text.encode("utf-8")
+                return WSMessage(WSMsgType.TEXT, data, "")
             return WSMessage(WSMsgType.BINARY, message.get("bytes") or b"", "")
         if kind == "websocket.disconnect":
             self._ended = True

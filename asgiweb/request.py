@@ -6,13 +6,11 @@ import asyncio
 import contextlib
 import datetime
 import json
-import re
 import socket
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -21,6 +19,15 @@ from yarl import URL
 from . import hdrs
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from .helpers import ChainMapProxy, HttpVersion, reify
+from .http.cookies import parse_cookie_header
+from .http.request_headers import (
+    ETag,
+    check_etag_value,
+    parse_etag,
+    parse_etag_list,
+    parse_forwarded,
+    parse_range,
+)
 from .streams import StreamReader
 
 if TYPE_CHECKING:
@@ -30,114 +37,19 @@ if TYPE_CHECKING:
     from .routing import UrlMappingMatchInfo
     from .transport import RequestHead, ResponseSink
 
-__all__ = ["BaseRequest", "Request", "ETag", "parse_etag", "check_etag_value"]
-
-
-class ETag(NamedTuple):
-    """An entity tag: its value without quotes, and whether it is weak."""
-
-    value: str
-    is_weak: bool = False
-
-
-# RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE
-_ETAGC = r"[!#-}\x80-\xff]+"
-_ETAG_RE = re.compile(rf'(W/)?"({_ETAGC})"')
-_QUOTED_ETAG_RE = re.compile(rf'(W/)?"({_ETAGC})"|(\*)')
-_ETAGC_RE = re.compile(_ETAGC)
-
-
-def parse_etag(value: str) -> ETag | None:
-    match = _ETAG_RE.fullmatch(value.strip())
-    if match is None:
-        return None
-    return ETag(value=match.group(2), is_weak=bool(match.group(1)))
-
-
-def check_etag_value(value: str) -> None:
-    if not _ETAGC_RE.fullmatch(value):
-        raise ValueError(f"Value {value!r} is not a valid etag. Maybe it contains '\"'?")
-
-
-def _parse_etags(header: str | None) -> tuple[ETag, ...] | None:
-    if header is None:
-        return None
-    etags = []
-    for match in _QUOTED_ETAG_RE.finditer(header):
-        weak, value, star = match.groups()
-        etags.append(ETag(value="*") if star else ETag(value=value, is_weak=bool(weak)))
-    return tuple(etags)
+__all__ = [
+    "BaseRequest",
+    "Request",
+    "ETag",
+    "parse_etag",
+    "check_etag_value",
+    "parse_cookie_header",
+    "parse_forwarded",
+]
 
 
 _POST_METHODS = frozenset({"POST", "PUT", "PATCH", "TRACE", "DELETE"})
 _FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
-
-# RFC 7239 4: forwarded-pair = token "=" ( token / quoted-string ), pairs joined by ";"
-# and elements by ",". The regex walks one pair (or separator) at a time.
-_TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-_QDTEXT = r"[\t !#-\[\]-~\x80-\xff]"
-_QUOTED_PAIR = r"\\[\t !-~\x80-\xff]"
-_FORWARDED_PAIR_RE = re.compile(
-    rf"[ \t]*({_TCHAR}+)=({_TCHAR}+|\"(?:{_QDTEXT}|{_QUOTED_PAIR})*\")[ \t]*"
-)
-_QUOTED_PAIR_RE = re.compile(r"\\([\t !-~\x80-\xff])")
-
-
-def parse_forwarded(headers: Iterable[str]) -> tuple[Mapping[str, str], ...]:
-    """Parse Forwarded header values into one mapping per element; a malformed element
-    keeps what parsed before the damage and the parser skips to the next element."""
-    elements: list[Mapping[str, str]] = []
-    for field_value in headers:
-        pos = 0
-        length = len(field_value)
-        elem: dict[str, str] = {}
-        elements.append(MappingProxyType(elem))
-        while 0 <= pos < length:
-            match = _FORWARDED_PAIR_RE.match(field_value, pos)
-            if match is not None:
-                name, value = match.group(1).lower(), match.group(2)
-                if value.startswith('"'):
-                    value = _QUOTED_PAIR_RE.sub(r"\1", value[1:-1])
-                elem.setdefault(name, value)
-                pos = match.end()
-            elif field_value[pos] == ",":
-                elem = {}
-                elements.append(MappingProxyType(elem))
-                pos += 1
-            elif field_value[pos] == ";":
-                pos += 1
-            elif field_value[pos] in " \t":
-                pos += 1
-            else:
-                # Garbage: skip to the next element.
-                pos = field_value.find(",", pos)
-    return tuple(elements)
-
-
-_COOKIE_ESCAPE_RE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
-
-
-def parse_cookie_header(headers: Iterable[str]) -> dict[str, str]:
-    """``name=value`` pairs split on ``;`` (RFC 6265 5.4), leniently: browsers send what
-    any script on the site set, and one odd pair must not hide the others. A quoted value
-    is unquoted; a name without ``=`` gets an empty value; the last of a name wins."""
-    cookies: dict[str, str] = {}
-    for header in headers:
-        for pair in header.split(";"):
-            name, sep, value = pair.partition("=")
-            name = name.strip()
-            if not name:
-                continue
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = _COOKIE_ESCAPE_RE.sub(_unescape_cookie, value[1:-1])
-            cookies[name] = value
-    return cookies
-
-
-def _unescape_cookie(match: re.Match[str]) -> str:
-    octal, char = match.groups()
-    return chr(int(octal, 8)) if octal else char
 
 
 def _parse_http_date(value: str | None) -> datetime.datetime | None:
@@ -160,6 +72,9 @@ class BaseRequest(MutableMapping[str, Any]):
     _post: MultiDictProxy[Any] | None = None
     _read_bytes: bytes | None = None
     _form_files: tuple[Any, ...] = ()
+    #: The host[:port] of an absolute-form request target (RFC 9112 3.2.2: it outranks
+    #: the Host header); None for the usual origin-form target.
+    _authority: str | None = None
 
     def __init__(
         self,
@@ -230,6 +145,7 @@ class BaseRequest(MutableMapping[str, Any]):
             extra_info=old.extra_info,
         )
         new = self._clone_into(head, client_max_size)
+        new._authority = self._target_authority()
         if scheme is not None:
             new._cache["scheme"] = scheme
         if host is not None:
@@ -275,7 +191,8 @@ class BaseRequest(MutableMapping[str, Any]):
         return True
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.method} {self.path} >"
+        path = self.path.encode("ascii", "backslashreplace").decode("ascii")
+        return f"<{type(self).__name__} {self.method} {path} >"
 
     # -- the request line ---------------------------------------------------------------
     @property
@@ -359,11 +276,22 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @reify
     def host(self) -> str:
-        """The Host header, else this machine's fully qualified name (``clone`` overrides)."""
+        """The host of an absolute-form request target, else the Host header, else this
+        machine's fully qualified name (``clone(host=...)`` overrides them all)."""
+        authority = self._target_authority()
+        if authority is not None:
+            return authority
         host = self._head.headers.get(hdrs.HOST)
         if host is not None:
             return host
         return socket.getfqdn()
+
+    def _target_authority(self) -> str | None:
+        authority = self._authority
+        if authority is None:
+            # A transport that keeps an absolute-form target's authority gives it here.
+            authority = getattr(self._head, "authority", None)
+        return authority
 
     @reify
     def forwarded(self) -> tuple[Mapping[str, str], ...]:
@@ -448,34 +376,16 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @reify
     def if_match(self) -> tuple[ETag, ...] | None:
-        return _parse_etags(self._head.headers.get(hdrs.IF_MATCH))
+        return parse_etag_list(self._head.headers.get(hdrs.IF_MATCH))
 
     @reify
     def if_none_match(self) -> tuple[ETag, ...] | None:
-        return _parse_etags(self._head.headers.get(hdrs.IF_NONE_MATCH))
+        return parse_etag_list(self._head.headers.get(hdrs.IF_NONE_MATCH))
 
     @reify
     def http_range(self) -> slice:
         """The ``Range`` header as a slice; ``slice(None, None)`` when absent."""
-        rng = self._head.headers.get(hdrs.RANGE)
-        start: int | None = None
-        end: int | None = None
-        if rng is not None:
-            match = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip(), re.IGNORECASE)
-            if match is None:
-                raise ValueError("range not in acceptable format")
-            first, last = match.groups()
-            start = int(first) if first else None
-            end = int(last) if last else None
-            if start is None and end is not None:
-                start, end = -end, None  # a suffix range: the last N bytes
-            elif start is not None and end is not None:
-                end += 1
-                if start >= end:
-                    raise ValueError("start cannot be after end")
-            if start is end is None:
-                raise ValueError("No start or end of range specified")
-        return slice(start, end, 1)
+        return parse_range(self._head.headers.get(hdrs.RANGE))
 
     # -- body -------------------------------------------------------------------------
     @property

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import collections
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -13,8 +16,15 @@ from .request import Request
 from .routing import ResourceRoute, UrlMappingMatchInfo
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .transport import RequestHead
+from .ws_types import WSMessage, WSMsgType
 
-__all__ = ["MockSink", "make_mocked_request"]
+if TYPE_CHECKING:
+    from .http.ws_handshake import DeflateParams
+
+__all__ = ["MockSink", "MockWebSocketChannel", "make_mocked_request"]
+
+_CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
+_CLOSING = WSMessage(WSMsgType.CLOSING, None, None)
 
 
 class MockSink:
@@ -31,6 +41,8 @@ class MockSink:
         self.finished = False
         self.aborted = False
         self.continue_sent = False
+        #: The channel handed to a WebSocketResponse prepared on this request, if any.
+        self.channel: MockWebSocketChannel | None = None
 
     def start(self, status: int, reason: str, headers: CIMultiDict[str], *_: Any) -> None:
         self.started = True
@@ -56,6 +68,80 @@ class MockSink:
     def abort(self) -> None:
         self.aborted = True
 
+    def websocket(
+        self, *, deflate: DeflateParams | None, max_msg_size: int, writer_limit: int
+    ) -> MockWebSocketChannel:
+        """Upgrade: the 101 head is recorded as any other; messages go through a
+        :class:`MockWebSocketChannel`."""
+        self.channel = MockWebSocketChannel(deflate.server_max_window_bits if deflate else 0)
+        return self.channel
+
+
+class MockWebSocketChannel:
+    """An in-memory WebSocket channel: the test feeds the peer's messages with
+    :meth:`feed` and reads what the handler sent in :attr:`sent`."""
+
+    server_managed = False
+    last_activity = 0.0
+    track_activity = False
+    decode_text = True
+
+    def __init__(self, compress: int = 0) -> None:
+        self.compress = compress
+        #: ``(opcode, data)`` of every message and control frame sent, in order.
+        self.sent: list[tuple[int, bytes | str]] = []
+        #: ``(code, reason)`` of the close frame sent, once one is.
+        self.close_frame: tuple[int, bytes] | None = None
+        self.disconnected = False
+        self._incoming: collections.deque[WSMessage] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._interrupted = False
+
+    def feed(self, message: WSMessage) -> None:
+        """Deliver a message from the peer; ``WSMessage(WSMsgType.CLOSED, ...)`` ends it."""
+        self._incoming.append(message)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self) -> WSMessage:
+        while True:
+            if self._interrupted:
+                self._interrupted = False
+                return _CLOSING
+            if self._incoming:
+                message = self._incoming.popleft()
+                if message.type is WSMsgType.TEXT and not self.decode_text:
+                    message = message._replace(data=str(message.data).encode("utf-8"))
+                return message
+            if self.disconnected:
+                return _CLOSED
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        self._wake()
+
+    async def send(self, data: bytes | str, opcode: int, compress: int | None = None) -> None:
+        if self.disconnected or self.close_frame is not None:
+            raise ConnectionResetError("Cannot write to a closing WebSocket")
+        self.sent.append((opcode, data))
+
+    async def close(self, code: int, reason: bytes, *, drain: bool = True) -> None:
+        if self.close_frame is None:
+            self.close_frame = (code, reason)
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
 
 class _MockTransport:
     def __init__(self, extra: dict[str, Any]) -> None:
@@ -66,6 +152,20 @@ class _MockTransport:
 
     def is_closing(self) -> bool:
         return False
+
+
+with warnings.catch_warnings():
+    # Subclassing Application is discouraged for applications; this one is internal.
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    class _MockedApplication(Application):
+        """The application of a mocked request made without one: a real application,
+        except that its state takes any key silently, as aiohttp's mocked one does (a
+        unit test storing ``request.app["db"]`` should not fail on NotAppKeyWarning)."""
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            self._check_frozen()
+            self._state[key] = value
 
 
 async def _no_handler(request: Request) -> Any:
@@ -91,7 +191,10 @@ def make_mocked_request(
     """A :class:`Request` for unit tests: no socket, no server.
 
     ``writer`` is the response sink (a :class:`MockSink` by default, which records the
-    response); ``payload`` is the body, as bytes or a :class:`StreamReader`.
+    response, and upgrades a prepared WebSocketResponse to a
+    :class:`MockWebSocketChannel`); ``payload`` is the body, as bytes or a
+    :class:`StreamReader`. ``path`` may be an absolute URL: the request's scheme and host
+    are then taken from it, as from an absolute-form request target.
     """
     url = URL(path)
     raw_headers = CIMultiDict(headers or {})
@@ -117,7 +220,7 @@ def make_mocked_request(
         HttpVersion(*version) if version != HttpVersion10 else HttpVersion10,
         CIMultiDictProxy(raw_headers),
         tuple((k.encode("utf-8"), v.encode("utf-8")) for k, v in raw_headers.items()),
-        scheme="https" if sslcontext else "http",
+        scheme=url.scheme if url.absolute else "https" if sslcontext else "http",
         keep_alive=not closing,
         peername=transport.get_extra_info("peername"),
         sockname=transport.get_extra_info("sockname"),
@@ -125,12 +228,18 @@ def make_mocked_request(
         extra_info=transport.get_extra_info,
     )
     if app is None:
-        app = Application()
+        app = _MockedApplication()
     if not app.frozen:
-        app.freeze()
+        # Routes and signals are fixed as for a running app; its state stays writable,
+        # so a test can store values on request.app.
+        app.pre_freeze()
     request = Request(
         head, payload, writer if writer is not None else MockSink(), client_max_size=client_max_size
     )
+    if url.absolute:
+        request._authority = url.raw_authority.rpartition("@")[2]  # no userinfo
+    else:
+        request._cache["raw_path"] = path  # as given, even unencoded: aiohttp keeps it
     route = ResourceRoute("*", _no_handler)
     info = UrlMappingMatchInfo(match_info or {}, route)
     info.add_app(app)

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar, overload
 
 from .exceptions import HTTPBadRequest, HTTPException, HTTPUpgradeRequired
 from .http.ws_handshake import Handshake, HandshakeError, handshake
@@ -39,7 +39,14 @@ _MAX_CONTROL_PAYLOAD: Final = 125  # RFC 6455 §5.5
 # Looked up once for the per-message paths: attribute access on an Enum class is not free.
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
-_HANDSHAKE_ERRORS: Final[dict[int, type[HTTPException]]] = {426: HTTPUpgradeRequired}
+
+
+class _UnsupportedVersion(HTTPUpgradeRequired, HTTPBadRequest):
+    """426 with the version we speak (RFC 6455 §4.4), and also an HTTPBadRequest: that
+    is what aiohttp raises for an unknown version, and what its users catch."""
+
+
+_HANDSHAKE_ERRORS: Final[dict[int, type[HTTPException]]] = {426: _UnsupportedVersion}
 
 
 class WSMessageTypeError(TypeError):
@@ -69,7 +76,12 @@ def _handshake_error(exc: HandshakeError) -> HTTPException:
     return cls(text=exc.reason, headers=exc.headers or None)
 
 
-class WebSocketResponse(StreamResponse):
+# True (the default) or False, as given for ``decode_text``: it decides whether TEXT
+# messages are typed ``str`` or ``bytes``.
+_DecodeText = TypeVar("_DecodeText", bound=bool, covariant=True)
+
+
+class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
     """The server side of a WebSocket: ``await ws.prepare(request)``, then messages."""
 
     _length_check = False
@@ -89,6 +101,54 @@ class WebSocketResponse(StreamResponse):
     _ping_task: asyncio.Task[None] | None = None
     _ping_sent_at = 0.0
 
+    @overload
+    def __init__(
+        self: WebSocketResponse[Literal[True]],
+        *,
+        timeout: float = 10.0,
+        receive_timeout: float | None = None,
+        autoclose: bool = True,
+        autoping: bool = True,
+        heartbeat: float | None = None,
+        protocols: Iterable[str] = (),
+        compress: bool | int = True,
+        max_msg_size: int = 4 * 1024 * 1024,
+        writer_limit: int = 64 * 1024,
+        decode_text: Literal[True] = True,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: WebSocketResponse[Literal[False]],
+        *,
+        timeout: float = 10.0,
+        receive_timeout: float | None = None,
+        autoclose: bool = True,
+        autoping: bool = True,
+        heartbeat: float | None = None,
+        protocols: Iterable[str] = (),
+        compress: bool | int = True,
+        max_msg_size: int = 4 * 1024 * 1024,
+        writer_limit: int = 64 * 1024,
+        decode_text: Literal[False],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: WebSocketResponse[bool],
+        *,
+        timeout: float = 10.0,
+        receive_timeout: float | None = None,
+        autoclose: bool = True,
+        autoping: bool = True,
+        heartbeat: float | None = None,
+        protocols: Iterable[str] = (),
+        compress: bool | int = True,
+        max_msg_size: int = 4 * 1024 * 1024,
+        writer_limit: int = 64 * 1024,
+        decode_text: bool = True,
+    ) -> None: ...
+
     def __init__(
         self,
         *,
@@ -101,6 +161,7 @@ class WebSocketResponse(StreamResponse):
         compress: bool | int = True,
         max_msg_size: int = 4 * 1024 * 1024,
         writer_limit: int = 64 * 1024,
+        decode_text: bool = True,
     ) -> None:
         super().__init__(status=101)
         self._timeout = timeout
@@ -112,6 +173,9 @@ class WebSocketResponse(StreamResponse):
         self._ws_compress: bool | int = compress
         self._max_msg_size = max_msg_size
         self._writer_limit = writer_limit
+        # False: TEXT messages arrive as UTF-8 bytes (for parsers such as orjson that take
+        # bytes); still checked to be UTF-8, as RFC 6455 §8.1 requires.
+        self._decode_text = decode_text
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the opening handshake ------------------------------------------------------------
@@ -139,6 +203,10 @@ class WebSocketResponse(StreamResponse):
                 "protocols (under ASGI, the server must deliver the handshake as a "
                 "'websocket' scope, not an 'http' one)"
             )
+        if not self._decode_text:
+            # Every channel of ours has the switch; the seam's Protocol does not list it.
+            setattr(channel, "decode_text", False)  # noqa: B010
+        self.set_status(101)  # whatever was set before: the answer to a handshake is 101
         self._headers.update(shake.headers)
         self.force_close()  # no HTTP keep-alive after an upgrade
         sink = await super().prepare(request)
@@ -168,7 +236,7 @@ class WebSocketResponse(StreamResponse):
             offered = request.headers.get("Sec-WebSocket-Protocol")
             if offered:
                 ws_logger.warning(
-                    "%s: Client protocols %r don't overlap server-known ones %r",
+                    "%s: Client protocols %r don\u2019t overlap server-known ones %r",
                     request.remote,
                     offered,
                     self._protocols,
@@ -279,6 +347,17 @@ class WebSocketResponse(StreamResponse):
         """Send ``data`` serialised by ``dumps`` as a TEXT message."""
         await self.send_str(dumps(data), compress=compress)
 
+    async def send_json_bytes(
+        self,
+        data: Any,
+        compress: int | None = None,
+        *,
+        dumps: Callable[[Any], bytes],
+    ) -> None:
+        """Send ``data`` serialised by ``dumps``, an encoder that returns bytes (such as
+        ``orjson.dumps``), as a BINARY message: no decoding and re-encoding on the way."""
+        await self.send_bytes(dumps(data), compress=compress)
+
     async def send_frame(
         self, message: bytes, opcode: WSMsgType | int, compress: int | None = None
     ) -> None:
@@ -372,9 +451,7 @@ class WebSocketResponse(StreamResponse):
             return True
 
     # -- receiving ----------------------------------------------------------------------------
-    async def receive(
-        self, timeout: float | None = None, *, _iterating: bool = False
-    ) -> WSMessage:
+    async def receive(self, timeout: float | None = None, *, _iterating: bool = False) -> WSMessage:
         """The next data message; answers PING, absorbs PONG and completes the closing
         handshake on the way (with ``autoping``/``autoclose``). Only one task may wait."""
         # _iterating: called for ``async for`` (see __anext__), which ends at CLOSE,
@@ -465,12 +542,29 @@ class WebSocketResponse(StreamResponse):
             self._end(channel, WSCloseCode.ABNORMAL_CLOSURE)
         return False
 
-    async def receive_str(self, *, timeout: float | None = None) -> str:
-        """The next message, which must be TEXT."""
+    @overload
+    async def receive_str(
+        self: WebSocketResponse[Literal[True]], *, timeout: float | None = None
+    ) -> str: ...
+
+    @overload
+    async def receive_str(
+        self: WebSocketResponse[Literal[False]], *, timeout: float | None = None
+    ) -> bytes: ...
+
+    @overload
+    async def receive_str(
+        self: WebSocketResponse[bool], *, timeout: float | None = None
+    ) -> str | bytes: ...
+
+    async def receive_str(self, *, timeout: float | None = None) -> str | bytes:
+        """The next message, which must be TEXT: a ``str``, or UTF-8 ``bytes`` when the
+        response was made with ``decode_text=False``."""
         msg = await self.receive(timeout)
         if msg.type is not WSMsgType.TEXT:
             raise WSMessageTypeError(f"Received {msg.type!r} message {msg.data!r}, not TEXT")
-        return str(msg.data)
+        data: str | bytes = msg.data
+        return data
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
         """The next message, which must be BINARY."""
@@ -480,9 +574,9 @@ class WebSocketResponse(StreamResponse):
         return bytes(msg.data)
 
     async def receive_json(
-        self, *, loads: Callable[[str], Any] = json.loads, timeout: float | None = None
+        self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
     ) -> Any:
-        """The next TEXT message parsed by ``loads``."""
+        """The next TEXT message parsed by ``loads`` (given bytes with ``decode_text=False``)."""
         return loads(await self.receive_str(timeout=timeout))
 
     def __aiter__(self) -> AsyncIterator[WSMessage]:

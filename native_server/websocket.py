@@ -155,6 +155,15 @@ class NativeWebSocket:
             if handed is not None:
                 return handed  # handed over by data_received
 
+    @property
+    def decode_text(self) -> bool:
+        """False: TEXT messages arrive as their UTF-8 bytes (``decode_text=False``)."""
+        return self._reader.decode_text
+
+    @decode_text.setter
+    def decode_text(self, value: bool) -> None:
+        self._reader.decode_text = value
+
     def interrupt(self) -> None:
         self._interrupted = True
         self._wake()

@@ -28,8 +28,10 @@ __all__ = [
 
 #: aiohttp's default ``max_msg_size``.
 DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
-#: Enough for a 4 MiB message sent in 64-byte fragments (Autobahn case 9.3.1).
-DEFAULT_MAX_FRAGMENTS: Final = 65536
+#: No bound on the number of fragments by default: ``max_msg_size`` bounds a message,
+#: however it is cut up, and fragments are gathered in one buffer, so many small ones
+#: cost no more memory than a few big ones.
+DEFAULT_MAX_FRAGMENTS: Final = 0
 
 _FIN: Final = 0x80
 _RSV1: Final = 0x40  # "Per-Message Compressed" under permessage-deflate (RFC 7692 §6)
@@ -200,7 +202,9 @@ class FrameReader:
     :class:`WebSocketProtocolError` leaves the reader failed: feeding it again is an error.
 
     ``max_msg_size`` (0: no limit) bounds a message's payload, and its inflated size when
-    compressed; ``deflate`` holds the negotiated permessage-deflate parameters, if any.
+    compressed; ``max_fragments`` (0: no limit) its number of frames; ``deflate`` holds
+    the negotiated permessage-deflate parameters, if any. With ``decode_text`` false, a
+    TEXT message comes back as its UTF-8 ``bytes`` (still checked to be UTF-8).
     """
 
     def __init__(
@@ -209,7 +213,9 @@ class FrameReader:
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
         max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         deflate: DeflateParams | None = None,
+        decode_text: bool = True,
     ) -> None:
+        self.decode_text = decode_text
         self._max_msg_size = max_msg_size
         self._max_fragments = max_fragments
         self._inflater = _Inflater(deflate.client_no_context_takeover) if deflate else None
@@ -223,8 +229,9 @@ class FrameReader:
         self._frames = 0
         self._wire_size = 0
         self._size = 0
-        self._parts: list[bytes] = []
-        self._text: list[str] = []
+        # The fragments so far, in one buffer: a list of many tiny parts would cost far
+        # more memory than the message itself.
+        self._body = bytearray()
         self._decoder = codecs.getincrementaldecoder("utf-8")()
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[WSMessage]:
@@ -243,8 +250,7 @@ class FrameReader:
         except WebSocketProtocolError as exc:
             self._failed = True
             self._buffer.clear()
-            self._parts.clear()
-            self._text.clear()
+            self._body = bytearray()
             exc.messages = messages
             raise
         return messages
@@ -278,7 +284,10 @@ class FrameReader:
         payload = (((whole >> 48) ^ key) & bits).to_bytes(size, "little")
         if first == _FIN | _TEXT:
             try:
-                return _tuple_new(WSMessage, (_TEXT_MESSAGE, payload.decode("utf-8"), ""))
+                text = payload.decode("utf-8")
+                return _tuple_new(
+                    WSMessage, (_TEXT_MESSAGE, text if self.decode_text else payload, "")
+                )
             except UnicodeDecodeError as exc:
                 self._failed = True
                 error = _invalid_text(exc)
@@ -347,7 +356,7 @@ class FrameReader:
                 raise _fail("Continuation frame without a message to continue")  # §5.4
             if first & _RSV1:  # RFC 7692 §6.1: only the first frame carries the bit
                 raise _fail("RSV1 set on a continuation frame")
-            if self._frames >= self._max_fragments:
+            if self._max_fragments and self._frames >= self._max_fragments:
                 raise WebSocketProtocolError(
                     WSCloseCode.MESSAGE_TOO_BIG,
                     f"Message has more than {self._max_fragments} fragments",
@@ -383,7 +392,8 @@ class FrameReader:
             return self._on_control(opcode, payload)
         if opcode:
             if first & _FIN and not first & _RSV1:
-                return _whole_message(opcode, payload)  # the common case: one plain frame
+                # The common case: one plain frame.
+                return _whole_message(opcode, payload, self.decode_text)
             self._begin(opcode, bool(first & _RSV1))
         return self._on_fragment(bool(first & _FIN), payload)
 
@@ -404,24 +414,23 @@ class FrameReader:
             limit = self._max_msg_size
             data = self._inflater.inflate(payload, limit - self._size if limit else None, fin)
         self._size += len(data)
-        if self._opcode == _TEXT:
+        text = self._opcode == _TEXT
+        if text:
             try:
-                # Incremental: an invalid sequence fails in the fragment that holds it,
-                # even one split across fragments (Autobahn 6.4 "fail fast").
-                self._text.append(self._decoder.decode(data, fin))
+                # Checked as it comes: an invalid sequence fails in the fragment that
+                # holds it, even one split across fragments (Autobahn 6.4 "fail fast").
+                self._decoder.decode(data, fin)
             except UnicodeDecodeError as exc:
                 raise _invalid_text(exc) from exc
-        else:
-            self._parts.append(data)
+        self._body += data
         if not fin:
             return None
-        opcode, self._opcode = self._opcode, 0
-        if opcode == _TEXT:
-            text = "".join(self._text)
-            self._text.clear()
-            return WSMessage(WSMsgType.TEXT, text, "")
-        body = b"".join(self._parts)
-        self._parts.clear()
+        self._opcode = 0
+        body = bytes(self._body)
+        self._body = bytearray()
+        if text:
+            # Valid: the incremental check passed. Decoded whole, once, here.
+            return WSMessage(WSMsgType.TEXT, body.decode("utf-8") if self.decode_text else body, "")
         return WSMessage(WSMsgType.BINARY, body, "")
 
     def _on_control(self, opcode: int, payload: bytes) -> WSMessage:
@@ -438,12 +447,13 @@ def _invalid_text(exc: UnicodeDecodeError) -> WebSocketProtocolError:
     return WebSocketProtocolError(WSCloseCode.INVALID_TEXT, f"Invalid UTF-8 text: {exc.reason}")
 
 
-def _whole_message(opcode: int, payload: bytes) -> WSMessage:
+def _whole_message(opcode: int, payload: bytes, decode_text: bool) -> WSMessage:
     if opcode == _TEXT:
         try:
-            return WSMessage(WSMsgType.TEXT, payload.decode("utf-8"), "")
+            text = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _invalid_text(exc) from exc
+        return WSMessage(WSMsgType.TEXT, text if decode_text else payload, "")
     return WSMessage(WSMsgType.BINARY, payload, "")
 
 
