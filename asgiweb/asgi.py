@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import traceback
 from collections.abc import AsyncIterator, Callable
@@ -201,15 +202,25 @@ class ASGIAdapter:
         *,
         app: Application | None = None,
         debug: bool = False,
+        logger: logging.Logger = server_logger,
     ) -> None:
         self._handler = handler
         self._request_factory = request_factory
         self._app = app
         self._debug = debug
+        self._logger = logger
+        self._read_bufsize = 2**16
+        self._auto_decompress = True
 
     @classmethod
     def for_app(cls, app: Application) -> ASGIAdapter:
-        return cls(app._handle, app._make_request, app=app, debug=app.debug)  # type: ignore[arg-type]
+        adapter = cls(app._handle, app._make_request, app=app, debug=app.debug)  # type: ignore[arg-type]
+        # As the native runner: handler_args may size the body buffer (read_bufsize) and
+        # turn off inflating compressed bodies (auto_decompress).
+        handler_args = app._handler_args or {}
+        adapter._read_bufsize = handler_args.get("read_bufsize", 2**16)
+        adapter._auto_decompress = bool(handler_args.get("auto_decompress", True))
+        return adapter
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -231,13 +242,14 @@ class ASGIAdapter:
         head = _head_from_scope(scope)
         payload: StreamReader = EMPTY_PAYLOAD
         if head.has_body:
-            # ASGI has no auto_decompress switch: bodies are inflated, aiohttp's default.
-            payload = decode_body(head, StreamReader(pull=_puller(receive)))
+            payload = StreamReader(pull=_puller(receive), limit=self._read_bufsize)
+            if self._auto_decompress:
+                payload = decode_body(head, payload)
         sink = ASGISink(send, scope)
         # No task argument: asyncio.current_task() costs a getpid() system call on Python
         # 3.11, so request.task looks it up only if someone asks.
         request = self._request_factory(head, payload, sink)
-        await respond(self._handler, request, server_logger, debug=self._debug)
+        await respond(self._handler, request, self._logger, debug=self._debug)
         if sink.aborted:
             raise ResponseAborted("the handler failed after the response started")
 
@@ -256,7 +268,7 @@ class ASGIAdapter:
         head.scheme = _WS_SCHEMES.get(head.scheme, head.scheme)
         sink = ASGIWebSocketSink(scope, receive, send)
         request = self._request_factory(head, EMPTY_PAYLOAD, sink, task=asyncio.current_task())
-        await respond(self._handler, request, server_logger, debug=self._debug)
+        await respond(self._handler, request, self._logger, debug=self._debug)
         if sink.aborted:
             raise ResponseAborted("the handler failed after the WebSocket was accepted")
 

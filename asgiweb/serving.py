@@ -8,18 +8,35 @@ import traceback
 import warnings
 from collections.abc import Awaitable, Callable
 from html import escape
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from . import hdrs
-from .exceptions import HTTPException
+from .exceptions import HTTPBadRequest, HTTPException
 from .response import Response, StreamResponse
 
 if TYPE_CHECKING:
     from .request import BaseRequest
 
-__all__ = ["respond", "error_response"]
+__all__ = ["respond", "error_response", "RequestPayloadError"]
 
 Handler = Callable[["BaseRequest"], Awaitable[StreamResponse]]
+
+
+class RequestPayloadError(HTTPBadRequest):
+    """The request body could not be read as sent (bad framing or content coding).
+
+    Raised by the body's readers. A handler that lets it through answers 400: the
+    client sent the broken body.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(text=message)
+        self.args = (message,)
+        self._message = message
+
+    def __str__(self) -> str:
+        return self._message
 
 
 def error_response(
@@ -30,25 +47,40 @@ def error_response(
     message: str | None = None,
     debug: bool = False,
 ) -> Response:
-    """The page sent when the server, not the handler, has to answer with an error."""
-    reason = {400: "Bad Request", 413: "Request Entity Too Large", 500: "Internal Server Error"}
-    title = f"{status} {reason.get(status, 'Error')}"
-    if message is None:
-        message = "Server got itself in trouble" if status == 500 else ""
-    if debug and exc is not None:
-        message = "".join(traceback.format_exception(exc))
-    accept = request.headers.get(hdrs.ACCEPT, "") if request is not None else ""
-    if "text/html" in accept:
-        body = f"<h1>{escape(title)}</h1>\n<pre>{escape(message)}</pre>" if message else ""
-        html = (
-            f"<html><head><title>{escape(title)}</title></head>"
-            f"<body>{body or escape(title)}</body></html>"
-        )
-        resp = Response(status=status, text=html, content_type="text/html")
+    """The page sent when the server, not the handler, has to answer with an error.
+
+    A 500 is aiohttp's page, byte for byte: HTML when the client accepts it, the
+    traceback only in debug mode. Other statuses say their title and ``message``.
+    """
+    title = f"{status} {_phrase(status)}"
+    content_type = "text/plain"
+    if status != 500:
+        text = f"{title}\n\n{message}" if message else title
     else:
-        resp = Response(status=status, text=f"{title}\n\n{message}" if message else title)
+        trace = "".join(traceback.format_exception(exc)) if debug and exc is not None else ""
+        accept = request.headers.get(hdrs.ACCEPT, "") if request is not None else ""
+        if "text/html" in accept:
+            detail = f"<h2>Traceback:</h2>\n<pre>{escape(trace)}</pre>" if trace else _TROUBLE
+            text = (
+                f"<html><head><title>{title}</title></head><body>\n"
+                f"<h1>{title}</h1>\n{detail}\n</body></html>\n"
+            )
+            content_type = "text/html"
+        else:
+            text = f"{title}\n\n{trace or _TROUBLE}"
+    resp = Response(status=status, text=text, content_type=content_type)
     resp.force_close()
     return resp
+
+
+_TROUBLE = HTTPStatus.INTERNAL_SERVER_ERROR.description  # "Server got itself in trouble"
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 async def respond(
@@ -61,27 +93,40 @@ async def respond(
     """Run ``handler`` and send what it returned or raised.
 
     Returns the response that was sent, or None when the connection had to be
-    aborted (the handler failed after the head was already sent).
+    aborted (the handler failed after the head was already sent). Cancellation and
+    exceptions that are not ``Exception`` propagate: the transport drops the connection.
     """
     try:
         try:
             response = await handler(request)
         except HTTPException as exc:
             response = exc
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            if request._sink_started():
-                logger.exception("Error handling request after the response started")
-                request._sink.abort()
+        except TimeoutError as exc:
+            # As aiohttp: a timeout escaping the handler is the gateway's fault, a 504.
+            if debug:
+                logger.debug("Request handler timed out.", exc_info=exc)
+            failed = _failed(request, logger, 504, exc, debug)
+            if failed is None:
                 return None
-            logger.exception("Error handling request")
-            response = error_response(request, 500, exc=exc, debug=debug)
+            response = failed
+        except Exception as exc:
+            failed = _failed(request, logger, 500, exc, debug)
+            if failed is None:
+                return None
+            response = failed
         else:
             if response.__class__ is not Response:
                 response = _check_result(response, logger, request, debug)
         try:
-            await response._send(request)
+            finishers = response.__dict__
+            if "write_eof" in finishers or "prepare" in finishers:
+                # Replaced on the instance: the fused fast path would skip the replacement.
+                await response.prepare(request)
+                await response.write_eof()
+            else:
+                await response._send(request)
         except ConnectionError:
             request._sink.abort()
             return None
@@ -98,6 +143,18 @@ async def respond(
     finally:
         if request._form_files:
             request._close_form_files()
+
+
+def _failed(
+    request: BaseRequest, logger: logging.Logger, status: int, exc: Exception, debug: bool
+) -> Response | None:
+    """Log a handler's failure; the error page to send, or None once the head is out
+    (the connection is aborted: a truncated body must not pass for a whole one)."""
+    logger.exception("Error handling request from %s", request.remote, exc_info=exc)
+    if request._sink_started():
+        request._sink.abort()
+        return None
+    return error_response(request, status, exc=exc, debug=debug)
 
 
 def _check_result(

@@ -106,6 +106,10 @@ class StreamReader:
                 else:
                     waiter.set_exception(exc)
 
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)`` water marks: reading pauses above high, resumes below low."""
+        return (self._low_water, self._high_water)
+
     def is_eof(self) -> bool:
         """True once the transport has delivered the whole body."""
         return self._eof
@@ -377,11 +381,11 @@ def decode_body(head: RequestHead, raw: StreamReader) -> StreamReader:
         try:
             await pull(reader)
         except zlib.error:
-            from .exceptions import HTTPBadRequest
+            from .serving import RequestPayloadError  # serving imports what imports us
 
-            reader.set_exception(HTTPBadRequest(text=f"The body is not valid {coding} data"))
+            reader.set_exception(RequestPayloadError(f"The body is not valid {coding} data"))
 
-    return StreamReader(pull=guarded)
+    return StreamReader(pull=guarded, limit=raw._low_water)
 
 
 def _wbits(coding: str, first: bytes) -> int:

@@ -48,6 +48,7 @@ class RequestHead:
         "sockname",
         "transport",
         "extra_info",
+        "authority",
         "_fill",
         "_fill_from",
     )
@@ -75,6 +76,7 @@ class RequestHead:
         extra_info: Callable[[str, Any], Any] | None = None,
         has_body: bool = False,
         upgrade: bool = False,
+        authority: str | None = None,
     ) -> None:
         # Positional on the hot paths: the native parser builds one per request.
         self.method = method
@@ -99,6 +101,8 @@ class RequestHead:
         self.sockname = sockname
         self.transport = transport
         self.extra_info = extra_info
+        #: ``host[:port]`` of an absolute-form target (RFC 9112 3.2.2), which overrides Host.
+        self.authority = authority
 
     if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute name
 
@@ -108,6 +112,10 @@ class RequestHead:
             # never reads in its scope.
             if name.startswith("_fill"):
                 raise AttributeError(name)
+            if name == "authority":
+                # Only a native absolute-form target has one (an ASGI scope carries no
+                # target authority): answered without filling the other fields.
+                return None
             try:
                 fill = self._fill
             except AttributeError:

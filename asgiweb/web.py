@@ -19,7 +19,7 @@ from native_server.cli import main
 
 from .abc import AbstractAccessLogger
 from .accesslog import AccessLogger
-from .app import AppKey, Application, CleanupError, NotAppKeyWarning
+from .app import AppKey, Application, CleanupError, NotAppKeyWarning, RequestKey, ResponseKey
 from .exceptions import *  # noqa: F403
 from .exceptions import __all__ as _exceptions_all
 from .fileresponse import FileResponse
@@ -27,7 +27,13 @@ from .helpers import ChainMapProxy, HttpVersion, HttpVersion10, HttpVersion11
 from .middlewares import middleware, normalize_path_middleware
 from .multipart import FileField
 from .request import BaseRequest, ETag, Request
-from .response import ContentCoding, Response, StreamResponse, json_response
+from .response import (
+    ContentCoding,
+    Response,
+    StreamResponse,
+    json_bytes_response,
+    json_response,
+)
 from .routing import (
     AbstractResource,
     AbstractRoute,
@@ -58,6 +64,7 @@ from .routing import (
     static,
     view,
 )
+from .serving import RequestPayloadError
 from .streams import StreamReader
 from .websocket import WebSocketReady, WebSocketResponse
 from .ws_types import WSCloseCode, WSMessage, WSMsgType
@@ -92,9 +99,12 @@ __all__ = [
     "PrefixedSubAppResource",
     "PrefixResource",
     "Request",
+    "RequestKey",
+    "RequestPayloadError",
     "Resource",
     "ResourceRoute",
     "Response",
+    "ResponseKey",
     "RouteDef",
     "RouteTableDef",
     "Server",
@@ -118,6 +128,7 @@ __all__ = [
     "delete",
     "get",
     "head",
+    "json_bytes_response",
     "json_response",
     "middleware",
     "normalize_path_middleware",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from multidict import CIMultiDict
 
-from asgiweb.serving import error_response, respond
+from asgiweb.serving import RequestPayloadError, error_response, respond
 from asgiweb.streams import EMPTY_PAYLOAD, StreamReader, copy_file, decode_body
 from asgiweb.transport import RequestHead
 
@@ -59,7 +59,8 @@ class NativeSink:
     ) -> None:
         self.started = True
         self._chunked = chunked
-        self.keep_alive = keep_alive
+        # After a 101 the client speaks another protocol: no more HTTP on this connection.
+        self.keep_alive = keep_alive and status != 101
         # Kept until the first body bytes (one write, one packet) or an explicit flush().
         self._head = serialize_head(self._version, status, reason, headers.items())
 
@@ -377,6 +378,9 @@ class HttpProtocol(asyncio.BufferedProtocol):
         """Answer what the parser refused, then close: the byte stream cannot be trusted."""
         self._closing = True
         self._pending.clear()
+        if not self._reader.is_eof():
+            # A handler may be reading this body: it fails rather than waits for ever.
+            self._reader.set_exception(RequestPayloadError(exc.reason))
         if self._busy or self._transport is None:
             # A response is in flight; interleaving another one would corrupt it. The worker
             # closes the connection once it is done.
@@ -426,10 +430,39 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._closing = True
             if self._transport is not None:
                 self._transport.close()
-        elif self._pending:
+            return
+        if self._parser.upgraded and not self._pending:
+            # Nothing queued after an upgrade head: the request just answered was it.
+            self._resume_http()  # may start the next request, or reject what came
+            if self._busy or self._closing:
+                return
+        if self._pending:
             self._serve_next()
         elif self._transport is not None:
             self._arm_keepalive()
+
+    def _resume_http(self) -> None:
+        """An upgrade request was answered without switching protocols (a 401, say): the
+        connection stays HTTP, and what the client sent after that request is HTTP too."""
+        server = self._server
+        kept = self._parser.trailing + self._upgrade_tail
+        self._upgrade_tail = b""
+        self._parser = RequestParser(
+            max_line_size=server.max_line_size,
+            max_field_size=server.max_field_size,
+            max_headers=server.max_headers,
+            connection=self._parser.connection,
+        )
+        vars(self).pop("data_received", None)  # the class's HTTP data_received again
+        if kept:
+            self.data_received(kept)
+        reader = self._reader
+        if (
+            self._read_paused
+            and len(self._pending) <= server.max_pipelined
+            and (reader is EMPTY_PAYLOAD or not reader._paused)
+        ):
+            self.resume_reading()
 
     async def _serve(self, head: RequestHead, reader: StreamReader) -> bool:
         """Run one request through the handler; True when the connection may be reused."""
@@ -444,9 +477,20 @@ class HttpProtocol(asyncio.BufferedProtocol):
         server.requests_count += 1
         try:
             response = await respond(server.handler, request, server.logger, debug=server.debug)
+        except asyncio.CancelledError:
+            # The client left (handler_cancellation), or the handler raised it: as aiohttp,
+            # drop the connection rather than answer.
+            if server.debug:
+                server.logger.debug("Ignored premature client disconnection")
+            self._drop(sink)
+            raise
         except Exception:  # respond() only lets through what it cannot answer
             server.logger.exception("Unhandled error while serving a request")
+            self._drop(sink)
             return False
+        except BaseException:
+            self._drop(sink)  # KeyboardInterrupt and the like go on to the loop
+            raise
         if response is not None and access is not None:
             server.log_access(request, response, self._loop.time() - start)
         if not reader.is_eof():
@@ -456,7 +500,20 @@ class HttpProtocol(asyncio.BufferedProtocol):
             await self._linger(reader)
             if not reader.is_eof():
                 return False
-        return sink.keep_alive and sink.finished and not self._closing and not self._parser.upgraded
+        # After an upgrade, HTTP goes on only if no channel took the connection over.
+        return sink.keep_alive and sink.finished and not self._closing and self._websocket is None
+
+    def _drop(self, sink: NativeSink) -> None:
+        """Give up on the connection: closed if nothing of the response went out (the
+        client sees a clean disconnect), reset if a partial response did."""
+        self._closing = True
+        transport = self._transport
+        if transport is None:
+            return
+        if sink.started and not sink._head:
+            transport.abort()
+        else:
+            transport.close()
 
     async def _linger(self, reader: StreamReader) -> None:
         timeout = self._server.lingering_time

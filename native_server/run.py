@@ -98,7 +98,7 @@ def _cancel_tasks(tasks: set[asyncio.Task[Any]], loop: asyncio.AbstractEventLoop
         if not task.cancelled() and task.exception() is not None:
             loop.call_exception_handler(
                 {
-                    "message": "unhandled exception during run_app() shutdown",
+                    "message": "unhandled exception during asyncio.run() shutdown",
                     "exception": task.exception(),
                     "task": task,
                 }
@@ -162,8 +162,11 @@ def run_app(
     except (GracefulExit, KeyboardInterrupt):
         pass
     finally:
-        _cancel_tasks({main_task}, loop)
-        _cancel_tasks(asyncio.all_tasks(loop), loop)
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-        asyncio.set_event_loop(None)
+        try:
+            _cancel_tasks({main_task}, loop)
+            _cancel_tasks(asyncio.all_tasks(loop), loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            # Even when shutting down failed: an unclosed loop leaks its self-pipe sockets.
+            loop.close()
+            asyncio.set_event_loop(None)

@@ -244,8 +244,15 @@ class TCPSite(BaseSite):
         if port is None:
             port = 8443 if ssl_context else 8080
         self._port = port
+        self._bound_port: int | None = None
         self._reuse_address = reuse_address
         self._reuse_port = reuse_port
+
+    @property
+    def port(self) -> int:
+        """The port listened on once started (the one the OS chose for port 0);
+        before that, the port asked for."""
+        return self._port if self._bound_port is None else self._bound_port
 
     @property
     def name(self) -> str:
@@ -253,14 +260,12 @@ class TCPSite(BaseSite):
         host = "0.0.0.0" if not self._host else self._host
         if ":" in host:
             host = f"[{host}]"
-        port = self._port
-        if port == 0 and self._server is not None and self._server.sockets:
-            port = self._server.sockets[0].getsockname()[1]
-        return f"{scheme}://{host}:{port}"
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         await super().start()
-        loop = asyncio.get_running_loop()
+        # Inside a coroutine this is the running loop (aiohttp asks the same way).
+        loop = asyncio.get_event_loop()
         server = self._runner.server
         assert server is not None
         self._server = await loop.create_server(
@@ -272,6 +277,8 @@ class TCPSite(BaseSite):
             reuse_address=self._reuse_address,
             reuse_port=self._reuse_port,
         )
+        if self._server is not None and self._server.sockets:
+            self._bound_port = self._server.sockets[0].getsockname()[1]
 
 
 class UnixSite(BaseSite):

@@ -140,5 +140,7 @@ class Server:
         if asgi is None:
             from asgiweb.asgi import ASGIAdapter
 
-            asgi = self._asgi = ASGIAdapter(self.handler, self.request_factory, debug=self.debug)
+            asgi = self._asgi = ASGIAdapter(
+                self.handler, self.request_factory, debug=self.debug, logger=self.logger
+            )
         return asgi(scope, receive, send)

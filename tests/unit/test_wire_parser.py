@@ -89,24 +89,95 @@ def test_long_request_target_is_414_even_when_trickled() -> None:
     assert info.value.status == 414
 
 
-def test_long_header_is_431_even_when_trickled() -> None:
-    data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"v" * 9000
+@pytest.mark.parametrize("step", [512, None])
+def test_long_header_value_is_400_even_when_trickled(step: int | None) -> None:
+    # 400 as aiohttp and uvicorn answer, with aiohttp's reason text.
+    data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"v" * 20000 + b"\r\n\r\n"
     with pytest.raises(ProtocolError) as info:
-        feed_all(data, step=512)
-    assert info.value.status == 431
+        feed_all(data, step=step)
+    assert info.value.status == 400
+    assert info.value.reason.startswith("Got more than ")
+    assert info.value.reason.endswith(" is too long.")
 
 
-def test_too_many_headers_is_431() -> None:
+def test_long_header_name_is_400() -> None:
+    data = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"N" * 9000 + b": v\r\n\r\n"
+    with pytest.raises(ProtocolError) as info:
+        feed_all(data)
+    assert info.value.status == 400
+    assert info.value.reason == (
+        "Got more than 8190 bytes (9000) when reading Header name is too long."
+    )
+
+
+def test_header_value_at_the_limit_is_accepted_however_the_reads_split() -> None:
+    # A name plus a value of max_field_size is a longer line than max_field_size: cut
+    # mid-line, it must not be refused when it would pass in one read.
+    data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"v" * 8190 + b"\r\n\r\n"
+    for step in (1000, None):
+        head, end = feed_all(data, step=step)
+        assert isinstance(head, RequestHead) and end is END_OF_MESSAGE
+        assert head.headers["X-Big"] == "v" * 8190
+
+
+def test_header_value_over_the_limit_is_400() -> None:
+    data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"v" * 8191 + b"\r\n\r\n"
+    with pytest.raises(ProtocolError) as info:
+        feed_all(data)
+    assert (info.value.status, info.value.reason) == (
+        400,
+        "Got more than 8190 bytes (8191) when reading Header value is too long.",
+    )
+
+
+def test_too_many_headers_is_400() -> None:
     data = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: 1\r\n" * 20 + b"\r\n"
     with pytest.raises(ProtocolError) as info:
         feed_all(data, max_headers=10)
-    assert info.value.status == 431
+    assert info.value.status == 400
 
 
-def test_absolute_form_target() -> None:
-    (head, _) = feed_all(b"GET http://example.com/p/q?z=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+def test_origin_form_target_has_no_authority() -> None:
+    (head, _) = feed_all(b"GET /p?z=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
     assert isinstance(head, RequestHead)
-    assert (head.path, head.query_string) == ("/p/q", "z=1")
+    assert (head.scheme, head.authority) == ("http", None)
+
+
+@pytest.mark.parametrize(
+    "target, scheme, authority, path, query",
+    [
+        (b"http://example.com/p/q?z=1", "http", "example.com", "/p/q", "z=1"),
+        (b"HTTPS://other.example:8080/p?q", "https", "other.example:8080", "/p", "q"),
+        (b"http://user:pw@example.com:81/", "http", "example.com:81", "/", ""),
+        (b"http://example.com", "http", "example.com", "/", ""),
+        (b"http://example.com?a=/b", "http", "example.com", "/", "a=/b"),
+        (b"http://[::1]:8080/x#frag", "http", "[::1]:8080", "/x", ""),
+    ],
+)
+def test_absolute_form_target(
+    target: bytes, scheme: str, authority: str, path: str, query: str
+) -> None:
+    # RFC 9112 3.2.2: the target's host, not the Host header, names the resource.
+    (head, _) = feed_all(b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert isinstance(head, RequestHead)
+    assert (head.scheme, head.authority, head.path, head.query_string) == (
+        scheme,
+        authority,
+        path,
+        query,
+    )
+
+
+def test_absolute_form_without_a_host_is_400() -> None:
+    with pytest.raises(ProtocolError) as info:
+        feed_all(b"GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert info.value.status == 400
+
+
+def test_connect_never_keeps_the_connection_alive() -> None:
+    (head, *_) = feed_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    assert isinstance(head, RequestHead)
+    assert head.upgrade and not head.keep_alive
 
 
 def test_serialize_head_and_chunks() -> None:
