@@ -10,7 +10,7 @@ import socket
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, quote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -28,6 +28,7 @@ from .http.request_headers import (
     parse_forwarded,
     parse_range,
 )
+from .keys import RequestKey
 from .streams import StreamReader
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ __all__ = [
     "parse_cookie_header",
     "parse_forwarded",
 ]
+
+_T = TypeVar("_T")
 
 
 _POST_METHODS = frozenset({"POST", "PUT", "PATCH", "TRACE", "DELETE"})
@@ -84,7 +87,7 @@ class BaseRequest(MutableMapping[str, Any]):
         client_max_size: int = 1024**2,
         task: asyncio.Task[Any] | None = None,
         *,
-        state: dict[str, Any] | None = None,
+        state: dict[Any, Any] | None = None,
     ) -> None:
         # client_max_size and task may come positionally: a class called with keywords
         # pays for a keyword dict, and the server makes one request per request.
@@ -166,13 +169,21 @@ class BaseRequest(MutableMapping[str, Any]):
         )
 
     # -- the mapping ------------------------------------------------------------------
-    def __getitem__(self, key: str) -> Any:
+    @overload
+    def __getitem__(self, key: RequestKey[_T]) -> _T: ...
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | RequestKey[_T]) -> Any:
         return self._state[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    @overload
+    def __setitem__(self, key: RequestKey[_T], value: _T) -> None: ...
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
+    def __setitem__(self, key: str | RequestKey[_T], value: Any) -> None:
         self._state[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: str | RequestKey[Any]) -> None:
         del self._state[key]
 
     def __len__(self) -> int:

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 from urllib.parse import quote
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -28,6 +28,7 @@ from .helpers import HttpVersion10, HttpVersion11, http_date
 from .http.codings import accepted_codings
 from .http.cookies import EXPIRED, ResponseCookies
 from .http.mime import PartDecoder
+from .keys import ResponseKey
 from .streams import copy_file
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+
+_T = TypeVar("_T")
 
 
 # multidict's own mutation counter; typed loosely (its stub wants MultiDict[object]).
@@ -172,7 +175,7 @@ class StreamResponse(MutableMapping[str, Any]):
 
     # Per-instance state that starts at these class-level defaults: a response built on
     # the hot path assigns only what it changes.
-    _state: dict[str, Any] | None = None
+    _state: dict[Any, Any] | None = None
     _cookies: ResponseCookies | None = None
     _req: BaseRequest | None = None
     _sink: ResponseSink | None = None
@@ -717,17 +720,25 @@ class StreamResponse(MutableMapping[str, Any]):
         return bytes(data) if data.__class__ is not bytes else data
 
     # -- mapping of per-response state ----------------------------------------------------
-    def __getitem__(self, key: str) -> Any:
+    @overload
+    def __getitem__(self, key: ResponseKey[_T]) -> _T: ...
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | ResponseKey[_T]) -> Any:
         if self._state is None:
             raise KeyError(key)
         return self._state[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    @overload
+    def __setitem__(self, key: ResponseKey[_T], value: _T) -> None: ...
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
+    def __setitem__(self, key: str | ResponseKey[_T], value: Any) -> None:
         if self._state is None:
             self._state = {}
         self._state[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: str | ResponseKey[Any]) -> None:
         if self._state is None:
             raise KeyError(key)
         del self._state[key]
