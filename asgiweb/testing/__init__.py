@@ -1,0 +1,1 @@
+"""The modules behind :mod:`asgiweb.test_utils`; import from there."""
