@@ -21,9 +21,14 @@ def path_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def serve_app(path_kind: str) -> Iterator[Callable[..., AbstractContextManager[RunningServer]]]:
-    """``with serve_app(app) as server: server.url`` on the current path."""
+    """``with serve_app(app) as server: server.url`` on the current path.
 
-    def start(app: Any, **options: Any) -> AbstractContextManager[RunningServer]:
-        return serve(app, path_kind, **options)
+    ``serve_app(app, expect_errors=True)`` for a test that makes the server log errors.
+    """
+
+    def start(
+        app: Any, *, expect_errors: bool = False, **options: Any
+    ) -> AbstractContextManager[RunningServer]:
+        return serve(app, path_kind, expect_errors=expect_errors, **options)
 
     yield start

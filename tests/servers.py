@@ -2,6 +2,13 @@
 
 Each server runs in a thread with its own event loop, so tests drive it with
 ordinary blocking clients (httpx, raw sockets) exactly as a user's client would.
+
+A server thread's failures would otherwise only reach a log nobody reads, so for the
+server's life `serve()` collects every error the server logs (``asgiweb.*``,
+``uvicorn.error``, ``hypercorn.error`` at ERROR or above) and every exception its
+event loop reports as unhandled, and fails the test at exit if there were any, with
+the server-side tracebacks in the message. A test that provokes server errors on
+purpose passes ``expect_errors=True``; then at least one error must have been logged.
 """
 
 from __future__ import annotations
@@ -12,10 +19,18 @@ import logging
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 PATHS = ("native", "uvicorn", "hypercorn")
+
+# "asgiweb" covers asgiweb.server, .web and .websocket; asgiweb.access only logs at INFO.
+WATCHED_LOGGERS = ("asgiweb", "uvicorn.error", "hypercorn.error")
+
+
+class ServerErrors(AssertionError):
+    """The server under test failed on its side, whatever the client saw."""
 
 
 def _bound_socket() -> socket.socket:
@@ -35,6 +50,78 @@ class RunningServer:
         self.url = url
         self.port = port
         self.error: BaseException | None = None
+        # Server-side errors so far, one formatted record (with traceback) each.
+        self.errors: list[str] = []
+
+    def logged(self, text: str) -> bool:
+        """Whether one of the server-side errors mentions ``text``."""
+        return any(text in error for error in self.errors)
+
+
+class _ErrorCapture(logging.Handler):
+    """Collect the errors one server thread logs and those its loop leaves unhandled."""
+
+    def __init__(self, thread_name: str, errors: list[str]) -> None:
+        super().__init__(logging.ERROR)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+        self.thread_name = thread_name
+        self.errors = errors
+        self.lost: list[str] = []  # loggers whose capture someone removed: errors went unseen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Several servers may run at once (and loggers are global): keep only ours.
+        if record.threadName == self.thread_name:
+            self.errors.append(self.format(record))
+
+    def loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, asyncio.CancelledError):
+            # Not a server error: some CPython releases (3.11.7 here) have asyncio.start_server's
+            # done-callback (gh-110894) call task.exception() on a connection task that
+            # hypercorn cancelled at shutdown, which raises CancelledError into the loop.
+            return
+        text = f"event loop: {context.get('message', 'unhandled exception')}"
+        if exc is not None:
+            text += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+        self.errors.append(text)
+        loop.default_exception_handler(context)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+        raised: dict[logging.Logger, int] = {}
+        for logger in loggers:
+            logger.addHandler(self)
+            if not logger.isEnabledFor(logging.ERROR):  # e.g. under caplog.at_level(CRITICAL)
+                raised[logger] = logger.level
+                logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger in loggers:
+                if self not in logger.handlers:
+                    self.lost.append(f"the error capture was removed from logger {logger.name!r}")
+                logger.removeHandler(self)
+            for logger, level in raised.items():
+                logger.setLevel(level)
+
+
+def _with_notes(exc: BaseException, problems: list[str]) -> BaseException:
+    for problem in problems:
+        exc.add_note(f"server side: {problem}")
+    return exc
+
+
+def _verdict(kind: str, fatal: list[str], errors: list[str], expect_errors: bool) -> None:
+    if fatal:
+        raise ServerErrors(f"the {kind} server failed:\n\n" + "\n\n".join(fatal + errors))
+    if errors and not expect_errors:
+        raise ServerErrors(
+            f"the {kind} server logged {len(errors)} error(s); pass expect_errors=True "
+            "if the test provokes them:\n\n" + "\n\n".join(errors)
+        )
+    if expect_errors and not errors:
+        raise ServerErrors(f"expect_errors=True, but the {kind} server logged no error")
 
 
 @contextlib.contextmanager
@@ -42,14 +129,17 @@ def _run_in_thread(
     main: Callable[[asyncio.Event, Callable[[], None]], Coroutine[Any, Any, None]],
     sock: socket.socket,
     kind: str,
+    expect_errors: bool,
 ) -> Iterator[RunningServer]:
     port = sock.getsockname()[1]
     server = RunningServer(kind, f"http://127.0.0.1:{port}", port)
+    capture = _ErrorCapture(f"{kind}-server-{port}", server.errors)
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
     def target() -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(capture.loop_exception)
         holder["loop"] = loop
         stop = asyncio.Event()
         holder["stop"] = stop
@@ -61,23 +151,41 @@ def _run_in_thread(
         finally:
             loop.close()
 
-    thread = threading.Thread(target=target, name=f"{kind}-server", daemon=True)
-    thread.start()
-    if not ready.wait(10) or server.error is not None:
-        thread.join(5)
-        with contextlib.suppress(OSError):
-            sock.close()
-        raise server.error or RuntimeError(f"{kind} server did not start")
-    try:
-        yield server
-    finally:
-        loop = holder["loop"]
-        if not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(holder["stop"].set)
-        thread.join(15)
-        with contextlib.suppress(OSError):  # hypercorn closes the descriptor it was given
-            sock.close()
+    thread = threading.Thread(target=target, name=capture.thread_name, daemon=True)
+    with capture.installed():
+        thread.start()
+        if not ready.wait(10) or server.error is not None:
+            thread.join(5)
+            with contextlib.suppress(OSError):
+                sock.close()
+            error = server.error or RuntimeError(f"{kind} server did not start")
+            raise _with_notes(error, server.errors)
+        try:
+            yield server
+        except BaseException as exc:
+            _with_notes(exc, _stop(thread, holder, sock, server) + server.errors)
+            raise
+        fatal = _stop(thread, holder, sock, server)
+    _verdict(kind, fatal + capture.lost, server.errors, expect_errors)
+
+
+def _stop(
+    thread: threading.Thread, holder: dict[str, Any], sock: socket.socket, server: RunningServer
+) -> list[str]:
+    """Stop the server and wait for it; describe what went wrong on the way."""
+    loop = holder["loop"]
+    if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(holder["stop"].set)
+    thread.join(15)
+    with contextlib.suppress(OSError):  # hypercorn closes the descriptor it was given
+        sock.close()
+    fatal = []
+    if thread.is_alive():
+        fatal.append("the server thread did not stop within 15 s")
+    if server.error is not None:
+        fatal.append("".join(traceback.format_exception(server.error)).rstrip())
+    return fatal
 
 
 def _wait_listening(port: int, timeout: float = 10.0) -> None:
@@ -92,8 +200,14 @@ def _wait_listening(port: int, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def serve(app: Any, kind: str, **options: Any) -> Iterator[RunningServer]:
-    """Serve ``app`` (an Application, or a low-level handler server) on the ``kind`` path."""
+def serve(
+    app: Any, kind: str, *, expect_errors: bool = False, **options: Any
+) -> Iterator[RunningServer]:
+    """Serve ``app`` (an Application, or a low-level handler server) on the ``kind`` path.
+
+    Fails at exit if the server logged an error, unless ``expect_errors`` is true,
+    in which case it fails if the server logged none.
+    """
     sock = _bound_socket()
     if kind == "native":
         main = _native_main(app, sock, options)
@@ -103,7 +217,7 @@ def serve(app: Any, kind: str, **options: Any) -> Iterator[RunningServer]:
         main = _hypercorn_main(app, sock, options)
     else:
         raise ValueError(kind)
-    with _run_in_thread(main, sock, kind) as server:
+    with _run_in_thread(main, sock, kind, expect_errors) as server:
         if kind == "hypercorn":
             _wait_listening(server.port)
         yield server
@@ -133,12 +247,27 @@ def _uvicorn_main(app: Any, sock: socket.socket, options: dict[str, Any]) -> Any
     import uvicorn
 
     async def main(stop: asyncio.Event, ready: Callable[[], None]) -> None:
+        # log_config=None: uvicorn's default dictConfig would strip the error capture's
+        # handler from "uvicorn.error" (and that of any other server running).
         config = uvicorn.Config(
-            app, lifespan=options.pop("lifespan", "auto"), log_level="warning", **options
+            app,
+            lifespan=options.pop("lifespan", "auto"),
+            log_level="warning",
+            log_config=options.pop("log_config", None),
+            **options,
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        task = asyncio.create_task(server.serve(sockets=[sock]))
+
+        async def run() -> None:
+            try:
+                await server.serve(sockets=[sock])
+            except SystemExit as exc:
+                # A SystemExit would escape the task and the loop, and leave the task's
+                # exception unretrieved: make it an ordinary failure.
+                raise RuntimeError(f"uvicorn exited with code {exc.code}") from exc
+
+        task = asyncio.create_task(run())
         while not server.started:
             if task.done():
                 await task
@@ -172,14 +301,17 @@ def _hypercorn_main(app: Any, sock: socket.socket, options: dict[str, Any]) -> A
             finally:
                 ready()  # no lifespan support, or it ended: serving (or failing) either way
 
+        error_logger = logging.getLogger("hypercorn.error")
+        error_logger.setLevel(logging.WARNING)
         config = Config()
         config.bind = [f"fd://{sock.fileno()}"]
         config.loglevel = "WARNING"
         config.accesslog = None
+        # A Logger is used as is; a stream target would replace its handlers, the capture's too.
+        config.errorlog = error_logger
         config.graceful_timeout = 2
         for key, value in options.items():
             setattr(config, key, value)
-        logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
         await hypercorn_serve(app_signalling_startup, config, shutdown_trigger=stop.wait)
 
     return main

@@ -161,7 +161,10 @@ def test_raised_http_exceptions(serve_app) -> None:
 
 def test_handler_error_gives_500_and_a_log_then_keeps_serving(serve_app, caplog) -> None:
     caplog.set_level(logging.ERROR, logger="asgiweb.server")
-    with serve_app(quickstart_app()) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        serve_app(quickstart_app(), expect_errors=True) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
         r = client.get("/boom")
         assert r.status_code == 500
         assert "500 Internal Server Error" in r.text

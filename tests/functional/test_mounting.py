@@ -480,9 +480,10 @@ def test_wsgi_mounted(serve_app: Callable[..., Any]) -> None:
 # -- lifespan edge cases, without a server ----------------------------------------------------
 
 
-def _lifespan_app(behaviour: str) -> Callable[..., Any]:
+def _lifespan_app(behaviour: str, calls: list[str] | None = None) -> Callable[..., Any]:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "lifespan"
+        if calls is not None:
+            calls.append(scope["type"])
         if behaviour == "raises":
             raise ValueError("no lifespan here")
         if behaviour == "returns":
@@ -499,15 +500,33 @@ def _lifespan_app(behaviour: str) -> Callable[..., Any]:
 
 
 @pytest.mark.parametrize("behaviour", ["raises", "returns"])
-def test_lifespan_not_supported_is_tolerated(behaviour: str) -> None:
+def test_lifespan_not_supported_is_tolerated(
+    behaviour: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="asgiweb.mount")
+    calls: list[str] = []
+    events: list[str] = []
+
     async def main() -> None:
         app = web.Application()
-        mount_asgi(app, "/x", _lifespan_app(behaviour), lifespan=True)
+        mount_asgi(app, "/x", _lifespan_app(behaviour, calls), lifespan=True)
         mount_asgi(app, "/wsgi", WsgiToAsgi(wsgi_app), lifespan=True)
+        app.on_startup.append(lambda app: _record(events, "startup"))
+        app.on_cleanup.append(lambda app: _record(events, "cleanup"))
         async with lifespan(app):
-            pass
+            events.append("serving")
 
     asyncio.run(main())
+    # Asked once, at startup; never again at shutdown; the host's own lifespan goes on.
+    assert calls == ["lifespan"]
+    assert events == ["startup", "serving", "cleanup"]
+    # Raising is how an ASGI app says "no lifespan" (asgiref's WSGI adapter does): said at INFO.
+    unsupported = [r for r in caplog.records if "does not support ASGI lifespan" in r.getMessage()]
+    assert [r.levelno for r in unsupported] == [logging.INFO] * (2 if behaviour == "raises" else 1)
+
+
+async def _record(events: list[str], event: str) -> None:
+    events.append(event)
 
 
 def test_lifespan_failures_surface() -> None:
@@ -576,24 +595,43 @@ def _bad_app(kind: str) -> Callable[..., Any]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["nothing", "body first", "start only", "too long", "too short", "two lengths"]
+    ("kind", "logged"),
+    [
+        ("nothing", "ASGI callable returned without starting response"),
+        ("body first", "Expected ASGI message 'http.response.start', but got 'http.response.body'"),
+        ("start only", "ASGI callable returned without sending the response body"),
+        ("too long", "Response content longer than Content-Length"),
+        ("too short", "Response content shorter than Content-Length"),
+        ("two lengths", "Conflicting Content-Length headers"),
+    ],
 )
-def test_app_failing_before_its_response_gets_500(kind: str) -> None:
+def test_app_failing_before_its_response_gets_500(kind: str, logged: str) -> None:
     app = outer_app([])
     mount_asgi(app, "/bad", _bad_app(kind))
-    with serve(app, "native") as running, httpx.Client(base_url=running.url) as client:
+    with (
+        serve(app, "native", expect_errors=True) as running,
+        httpx.Client(base_url=running.url) as client,
+    ):
         assert client.get("/bad/").status_code == 500
         assert client.get("/").text == "asgiweb /"  # the connection is still usable
+    assert [f"RuntimeError: {logged}" in error for error in running.errors] == [True]
 
 
 def test_body_past_content_length_aborts_the_connection() -> None:
     # The extra bytes never reach the wire: they would be read as the next response.
     app = outer_app([])
     mount_asgi(app, "/bad", _bad_app("too long later"))
-    with serve(app, "native") as running, httpx.Client(base_url=running.url) as client:
+    with (
+        serve(app, "native", expect_errors=True) as running,
+        httpx.Client(base_url=running.url) as client,
+    ):
         with pytest.raises(httpx.RemoteProtocolError):
             client.get("/bad/")
         assert client.get("/").text == "asgiweb /"
+    assert [
+        "RuntimeError: Response content longer than Content-Length" in error
+        for error in running.errors
+    ] == [True]
 
 
 def _watched(inner: Callable[..., Any], ended: threading.Event) -> Any:

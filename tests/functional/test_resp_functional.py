@@ -88,10 +88,14 @@ def test_stream_response_with_its_own_length_in_pieces_keeps_the_connection(serv
 
 
 def test_control_character_in_a_header_value_is_never_sent(serve_app) -> None:
-    with serve_app(pieces_app()) as server:
+    with serve_app(pieces_app(), expect_errors=True) as server:
         r = httpx.get(server.url + "/bad-header")
         refused = httpx.get(server.url + "/bad-reason")
     assert r.status_code == 500 and "x-bad" not in r.headers
+    assert [
+        "Header value of 'X-Bad' contains a forbidden control character" in error
+        for error in server.errors
+    ] == [True]
     assert refused.status_code == 400 and "control characters" in refused.text
 
 

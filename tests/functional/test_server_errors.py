@@ -8,6 +8,7 @@ import logging
 
 import httpx
 import pytest
+from servers import ServerErrors
 
 from asgiweb import web
 from asgiweb.serving import RequestPayloadError
@@ -58,8 +59,9 @@ def test_failure_is_logged_with_the_peer_and_the_exception(serve_app, recorded) 
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_500_page_as_plain_text(serve_app, debug: bool) -> None:
-    with serve_app(web.Server(boom, debug=debug)) as server:
+    with serve_app(web.Server(boom, debug=debug), expect_errors=True) as server:
         r = httpx.get(server.url + "/x")
+    assert server.logged("RuntimeError: custom runtime error")
     assert r.status_code == 500
     assert r.headers["content-type"].startswith("text/plain")
     if debug:
@@ -73,8 +75,9 @@ def test_500_page_as_plain_text(serve_app, debug: bool) -> None:
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_500_page_as_html(serve_app, debug: bool) -> None:
-    with serve_app(web.Server(boom, debug=debug)) as server:
+    with serve_app(web.Server(boom, debug=debug), expect_errors=True) as server:
         r = httpx.get(server.url + "/x", headers={"Accept": "text/html"})
+    assert server.logged("RuntimeError: custom runtime error")
     assert r.status_code == 500
     assert r.headers["content-type"].startswith("text/html")
     if debug:
@@ -146,9 +149,13 @@ def test_handler_errors_leave_other_requests_alone(serve_app) -> None:
             raise RuntimeError("boom")
         return web.Response(text="fine")
 
-    with serve_app(web.Server(handler)) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        serve_app(web.Server(handler), expect_errors=True) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
         assert client.get("/boom").status_code == 500
         assert client.get("/").text == "fine"
+    assert [error.endswith("RuntimeError: boom") for error in server.errors] == [True]
 
 
 def test_auto_decompress_off_in_handler_args_hands_over_the_raw_body(serve_app) -> None:
@@ -162,3 +169,38 @@ def test_auto_decompress_off_in_handler_args_hands_over_the_raw_body(serve_app) 
     with serve_app(app) as server:
         r = httpx.post(server.url, content=body, headers={"Content-Encoding": "gzip"})
     assert r.content == body
+
+
+# -- the test helper itself: a server-side error fails the test that caused it ---------------
+
+
+def test_an_unexpected_server_error_fails_the_test(serve_app) -> None:
+    with pytest.raises(ServerErrors, match="RuntimeError: custom runtime error") as info:
+        with serve_app(web.Server(boom)) as server:
+            assert httpx.get(server.url + "/x").status_code == 500
+    assert "pass expect_errors=True" in str(info.value)
+
+
+def test_an_exception_left_to_the_event_loop_fails_the_test(serve_app) -> None:
+    async def handler(request: web.BaseRequest) -> web.Response:
+        asyncio.get_running_loop().call_soon(lambda: 1 / 0)
+        return web.Response(text="answered")
+
+    with pytest.raises(ServerErrors, match="ZeroDivisionError"):
+        with serve_app(web.Server(handler)) as server:
+            assert httpx.get(server.url + "/x").text == "answered"
+
+
+def test_an_expected_error_that_never_comes_fails_the_test(serve_app) -> None:
+    with pytest.raises(ServerErrors, match="logged no error"):
+        with serve_app(web.Server(boom), expect_errors=True) as server:
+            pass
+    assert server.errors == []
+
+
+def test_a_failing_test_gets_the_server_errors_as_notes(serve_app) -> None:
+    with pytest.raises(LookupError) as info:
+        with serve_app(web.Server(boom)) as server:
+            httpx.get(server.url + "/x")
+            raise LookupError("the test's own failure")
+    assert any("custom runtime error" in note for note in info.value.__notes__)

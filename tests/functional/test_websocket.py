@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -186,34 +185,32 @@ def test_plain_get_to_a_websocket_route_is_a_bad_request(serve_app: Any) -> None
     assert "Upgrade: websocket" in response.text
 
 
-def test_handler_error_before_prepare_is_a_500(
-    serve_app: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_handler_error_before_prepare_is_a_500(serve_app: Any) -> None:
     async def handler(request: web.Request) -> web.Response:
         raise ValueError("broken handler")
 
-    with caplog.at_level(logging.CRITICAL), serve_app(app_with(handler)) as server:
+    with serve_app(app_with(handler), expect_errors=True) as server:
         with pytest.raises(websockets.InvalidStatus) as info:
             connect(ws_url(server))
     assert info.value.response.status_code == 500
+    assert server.logged("ValueError: broken handler")
 
 
-def test_handler_error_after_prepare_drops_the_connection(
-    serve_app: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_handler_error_after_prepare_drops_the_connection(serve_app: Any) -> None:
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.receive()
         raise ValueError("broken after the upgrade")
 
-    with caplog.at_level(logging.CRITICAL), serve_app(app_with(handler)) as server:
+    with serve_app(app_with(handler), expect_errors=True) as server:
         with connect(ws_url(server)) as client:
             client.send("go")
             with pytest.raises(websockets.ConnectionClosedError):
                 client.recv(timeout=5)
             # No normal close: native and uvicorn drop the connection, hypercorn says 1011.
             assert client.close_code in (1006, 1011)
+    assert server.logged("ValueError: broken after the upgrade")
 
 
 def test_pings_and_api_misuse(serve_app: Any) -> None:
