@@ -54,7 +54,7 @@ class ASGISink:
     """Sends a response as ``http.response.*`` messages."""
 
     adds_default_headers = True
-    __slots__ = ("_send", "_start_message", "_scope", "_done", "started", "aborted")
+    __slots__ = ("_send", "_start_message", "_scope", "_done", "started", "aborted", "unread")
 
     def __init__(self, send: ASGISendCallable, scope: Any = None) -> None:
         self._send = send
@@ -63,6 +63,9 @@ class ASGISink:
         self._done = False
         self.started = False
         self.aborted = False
+        # The request body and the receive() that brings it, while the handler may leave
+        # part of it unread (see _discard_rest).
+        self.unread: tuple[StreamReader, ASGIReceiveCallable] | None = None
 
     def start(
         self,
@@ -102,6 +105,8 @@ class ASGISink:
             await self._send(message)  # type: ignore[arg-type]
         if not self._done:
             self._done = True
+            if self.unread is not None:
+                await _discard_rest(*self.unread)
             await self._send({"type": "http.response.body", "body": data, "more_body": False})
 
     async def sendfile(self, file: BinaryIO, offset: int, count: int, chunk_size: int) -> None:
@@ -241,11 +246,13 @@ class ASGIAdapter:
             app.freeze()  # served without lifespan: no more changes from here on
         head = _head_from_scope(scope)
         payload: StreamReader = EMPTY_PAYLOAD
+        sink = ASGISink(send, scope)
         if head.has_body:
-            payload = StreamReader(pull=_puller(receive), limit=self._read_bufsize)
+            body = payload = StreamReader(pull=_puller(receive), limit=self._read_bufsize)
             if self._auto_decompress:
                 payload = decode_body(head, payload)
-        sink = ASGISink(send, scope)
+            if not head.expect:  # a client waiting for 100 Continue has sent nothing yet
+                sink.unread = (body, receive)
         # No task argument: asyncio.current_task() costs a getpid() system call on Python
         # 3.11, so request.task looks it up only if someone asks.
         request = self._request_factory(head, payload, sink)
@@ -313,6 +320,28 @@ class ASGIAdapter:
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+# What is read and thrown away of a request body the handler left unread (a 413, say)
+# before the response ends. hypercorn closes a connection whose request did not end
+# before its response did; the client, told nothing, may send its next request on it and
+# see the server disconnect. Reading the rest first keeps the connection reusable.
+# Bounded: past it, the server's own handling applies.
+_DISCARD_LIMIT = 256 * 1024
+_DISCARD_SECONDS = 1.0
+
+
+async def _discard_rest(body: StreamReader, receive: ASGIReceiveCallable) -> None:
+    if body.is_eof() or body.exception() is not None:
+        return
+    left = _DISCARD_LIMIT
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_DISCARD_SECONDS):
+            while left > 0:
+                message: Any = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+                left -= len(message.get("body", b""))
 
 
 def _puller(receive: ASGIReceiveCallable) -> Any:
