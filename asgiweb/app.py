@@ -257,8 +257,14 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
     __hash__ = object.__hash__
 
     def _check_frozen(self) -> None:
+        # aiohttp 3.x only deprecates state changes once started (handlers that keep a
+        # value in app state, as its own docs' testing example does, still work).
         if self._frozen:
-            raise RuntimeError("Changing state of started or joined application is forbidden")
+            warnings.warn(
+                "Changing state of started or joined application is deprecated",
+                DeprecationWarning,
+                stacklevel=3,
+            )
 
     @overload
     def __getitem__(self, key: AppKey[_T]) -> _T: ...

@@ -315,10 +315,13 @@ def test_app_is_frozen_once_started() -> None:
                 lambda: app.router.add_get("/late", lambda r: None),
                 lambda: app.middlewares.append(lambda r, h: None),
                 lambda: app.on_startup.append(lambda a: None),
-                lambda: app.__setitem__(LOG, []),
             ):
                 with pytest.raises(RuntimeError):
                     change()
+            # State stays writable, as in aiohttp 3.x, with a deprecation warning.
+            with pytest.warns(DeprecationWarning, match="Changing state of started"):
+                app[LOG] = ["late"]
+            assert app[LOG] == ["late"]
         finally:
             await runner.cleanup()
 
