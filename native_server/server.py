@@ -40,7 +40,7 @@ class Server:
         access_log_format: str | None = None,
         debug: bool = False,
         max_line_size: int = 8190,
-        max_headers: int = 32768,
+        max_headers: int = 128,  # as aiohttp 3.14 (and its 3.13 branch)
         max_field_size: int = 8190,
         lingering_time: float = 10.0,
         read_bufsize: int = 2**16,

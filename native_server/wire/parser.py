@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote
@@ -48,6 +49,23 @@ _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
 
 _VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10}
 
+#: aiohttp's default header count (3.13 branch and later): past it, 400 "Too many headers".
+DEFAULT_MAX_HEADERS: Final = 128
+
+#: The floor of the bound on a whole head (request line, fields and trailers of a message).
+#: The field count alone is a poor bound (128 fields of 8 KiB is 1 MiB a connection), and
+#: real heads are small: h11 (hence hypercorn, and uvicorn's h11 mode) refuses a head over
+#: 16 KiB, nginx's default buffers hold 32 KiB. 64 KiB leaves room for big cookies and tokens;
+#: see RequestParser for how it grows with the field limits.
+MIN_MAX_HEAD_SIZE: Final = 64 * 1024
+
+# A Host value is host[:port] (RFC 9112 3.2, RFC 3986 3.2.2): an IP-literal in brackets or a
+# reg-name / IPv4 address (unreserved, pct-encoded and sub-delims), then an optional port.
+# Empty is allowed: a target without an authority sends an empty Host.
+_VALID_HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=%]+\]|[0-9A-Za-z.\-_~!$&'()*+,;=%]*)(?::[0-9]*)?"
+).fullmatch
+
 
 def _split_target(target: bytes, method: str) -> tuple[str, str, str | None, str | None]:
     """Path, query string, scheme and authority of a request target (RFC 9112 3.2).
@@ -92,7 +110,8 @@ class RequestParser:
         *,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
-        max_headers: int = 32768,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+        max_head_size: int | None = None,
         connection: ConnectionInfo = ConnectionInfo(),  # noqa: B008 - an immutable tuple
     ) -> None:
         self.connection = connection
@@ -102,6 +121,22 @@ class RequestParser:
         # The longest unfinished line worth waiting for: a request line with a target of
         # max_line_size, or a name and a value of max_field_size each with ": " and CRLF.
         self._max_partial_line = max(max_line_size + 32, 2 * max_field_size + 4)
+        if max_head_size is None:
+            # Always room for a full request line and four fields at their limits, so
+            # raising max_field_size or max_line_size never makes a lone big field fail.
+            max_head_size = max(MIN_MAX_HEAD_SIZE, max_line_size + 4 * self._max_partial_line)
+        #: Bytes of request line and fields (or of trailer fields) allowed in one message.
+        self._max_head_size = max_head_size
+        # The head is measured only when it may be over the bound: it spanned several
+        # feeds (``_spanned``), or one feed was larger than the bound. ``_head_size`` counts
+        # the request line and the first ``_sized`` fields.
+        self._spanned = False
+        self._sized = 0
+        self._head_size = 0
+        self._feed_size = 0
+        # True while an unfinished line is a head or trailer line (measured after each feed),
+        # False in a body, whose bytes need no line ending.
+        self._watch_line = False
         self._parser = httptools.HttpRequestParser(self)
         self._events: list[object] = []
         self._url = b""
@@ -122,6 +157,8 @@ class RequestParser:
         self._line_length = 0
         self._headers = []
         self._in_head = True
+        self._watch_line = True
+        self._spanned = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -136,13 +173,27 @@ class RequestParser:
             raise ProtocolError(400, _too_long("Header name", self._max_field_size, len(name)))
         if len(value) > self._max_field_size:
             raise ProtocolError(400, _too_long("Header value", self._max_field_size, len(value)))
+        # After a chunked body's head, ``_headers`` is a list of trailers, never exposed.
         headers = self._headers
         headers.append((name, value))
         if len(headers) > self._max_headers:
+            # (aiohttp says "Too many headers received"; tests of ours match this wording)
             raise ProtocolError(400, f"Too many headers: more than {self._max_headers}")
+
+    def on_chunk_header(self) -> None:
+        # A chunk-size line was read; the chunk's data (which resets this) or, after the
+        # last chunk, trailer lines follow. Trailer fields (only a chunked body has them) go
+        # to a list of their own, counted and measured like the head's, then dropped.
+        # RFC 9110 6.5.1: trailers must never be merged into the header section (a trailing
+        # Host or Content-Length would rewrite what the request was routed and framed by),
+        # and a recipient may discard them.
+        self._watch_line = True
+        self._headers = []
+        self._spanned = False
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._watch_line = False
         parser = self._parser
         method = parser.get_method().decode("ascii")
         version = _VERSIONS.get(parser.get_http_version())
@@ -162,6 +213,9 @@ class RequestParser:
         # RFC 9112 3.2: exactly one Host in HTTP/1.1; several is a smuggling vector.
         if hosts != 1 and (hosts or version is HttpVersion11):
             raise ProtocolError(400, "Duplicate Host header" if hosts else "Missing Host header")
+        _check_fields(self._headers, version, has_body)
+        if self._spanned or self._feed_size > self._max_head_size:
+            self._measure_head()
         keep_alive = parser.should_keep_alive()
         if upgrade or method == "CONNECT":
             upgrade = parser.should_upgrade()
@@ -194,9 +248,11 @@ class RequestParser:
         )
 
     def on_body(self, body: bytes) -> None:
+        self._watch_line = False
         self._events.append(body)
 
     def on_message_complete(self) -> None:
+        self._watch_line = False
         if not self._upgrade_body:  # else the message ends after the body counted in feed()
             self._events.append(END_OF_MESSAGE)
 
@@ -206,6 +262,7 @@ class RequestParser:
         if self.upgraded:
             raise RuntimeError("feed() after an upgrade: the bytes are no longer HTTP")
         events = self._events = []
+        self._feed_size = len(data)
         if self._upgrade_body:
             self._upgrade_body_received(data)
             return events
@@ -225,9 +282,28 @@ class RequestParser:
             raise ProtocolError(400, "Invalid request target") from None
         except httptools.HttpParserError as exc:
             raise ProtocolError(*_classify(str(exc))) from None
-        if self._in_head:
+        if self._watch_line:  # a head, or trailers, continue in the next read
             self._check_partial_line(data)
+            self._measure_head()
+            self._spanned = True
         return events
+
+    def _measure_head(self) -> None:
+        """431 once the request line and fields read so far (or the trailer fields) are
+        over ``max_head_size``; counts only the fields not measured before."""
+        headers = self._headers
+        if not self._spanned:  # first measure of this head (or of these trailers)
+            self._sized = 0
+            self._head_size = len(self._url) if self._in_head else 0
+        size = self._head_size
+        for name, value in headers[self._sized :]:
+            size += len(name) + len(value) + 4
+        self._head_size = size
+        self._sized = len(headers)
+        if size > self._max_head_size:
+            raise ProtocolError(
+                431, f"Request header fields too large: more than {self._max_head_size} bytes"
+            )
 
     def _upgrade_body_received(self, data: bytes | memoryview) -> None:
         """Bytes after an upgrade head: its body first, then the new protocol's."""
@@ -255,7 +331,8 @@ class RequestParser:
         else:
             self._line_length = len(data) - newline - 1
         if self._line_length > self._max_partial_line:
-            # on_url has already measured a request target cut mid-line; this is a header.
+            # on_url has already measured a request target cut mid-line; this is a header
+            # or trailer line.
             raise ProtocolError(
                 400, _too_long("Header line", self._max_partial_line, self._line_length)
             )
@@ -264,6 +341,42 @@ class RequestParser:
 def _too_long(what: str, limit: int, size: int) -> str:
     # aiohttp's wording, so a client or log sees the same reason on either server.
     return f"Got more than {limit} bytes ({size}) when reading {what} is too long."
+
+
+def _check_fields(headers: list[tuple[bytes, bytes]], version: object, has_body: bool) -> None:
+    """Refuse an invalid Host, and a Transfer-Encoding we would mishandle. One pass, which
+    stops at Host (nearly always the first field) when no body follows.
+
+    A Host value must be host[:port] (RFC 9112 3.2): 400 otherwise.
+
+    llhttp decodes ``chunked`` only and would hand a handler the still-encoded bytes of any
+    other coding: RFC 9112 6.1 says answer 501. A Transfer-Encoding in an HTTP/1.0 message
+    frames it in a way an HTTP/1.0 hop may not understand (a smuggling vector): the server
+    must close after it (RFC 9112 6.1); we refuse it (400), so its body is never read as
+    further requests.
+    """
+    codings = None
+    for name, value in headers:
+        size = len(name)
+        if size == 4 and name.lower() == b"host":
+            if value not in _GOOD_HOSTS:  # a site sees few hosts: skip the regex
+                if _VALID_HOST(value) is None:
+                    raise ProtocolError(400, "Invalid Host header")
+                if len(_GOOD_HOSTS) < 256 and len(value) <= 255:  # bounded, whatever is sent
+                    _GOOD_HOSTS.add(value)
+            if not has_body:
+                return
+        elif size == 17 and has_body and name.lower() == b"transfer-encoding":
+            codings = value if codings is None else codings + b"," + value
+    if codings is None:
+        return  # no body, or a Content-Length one
+    if version is HttpVersion10:
+        raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
+    if codings.strip().lower() != b"chunked":
+        raise ProtocolError(501, "Transfer-Encoding other than chunked is not implemented")
+
+
+_GOOD_HOSTS: set[bytes] = set()
 
 
 def _upgrade_body_length(headers: list[tuple[bytes, bytes]]) -> int:
