@@ -9,7 +9,7 @@ import os
 import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from multidict import CIMultiDict
 
@@ -130,17 +130,37 @@ class ASGISink:
         self.aborted = True
 
 
+class BadRequest(Exception):
+    """A request the native server would refuse with 400 before any handler runs."""
+
+
 def _head_from_scope(scope: Any) -> RequestHead:
     path: str = scope["path"]
     raw: bytes | None = scope.get("raw_path")
     raw_path = raw.decode("latin-1") if raw else quote(path)
+    target: tuple[str, str, str] | None = None
+    if raw_path[:1] != "/":
+        # Not origin-form: hypercorn passes an absolute-form target whole.
+        target = _split_absolute(raw_path, scope.get("method"))
+        if target is not None:
+            raw_path = target[0]
+            path = unquote(raw_path)
     root_path: str = scope.get("root_path", "")
     if root_path:
         raw_path = _strip_root_path(path, raw_path, root_path)
     raw_headers = scope["headers"]
-    version = _VERSIONS.get(scope.get("http_version"), HttpVersion11)
+    http_version = scope.get("http_version")
+    version = _VERSIONS.get(http_version, HttpVersion11)
     # ASGI header names arrive lower-cased (the spec's promise).
-    _, has_body, expect, upgrade, connection = scan_headers(raw_headers, True)
+    hosts, has_body, expect, upgrade, connection = scan_headers(raw_headers, True)
+    if has_body:
+        # A copy, taken now: uvicorn appends a chunked body's trailer fields to the
+        # scope's list as they arrive, and trailers must never pass for header fields.
+        # (Only a request with a body has trailers: a plain GET keeps the list.)
+        raw_headers = list(raw_headers)
+    if hosts != 1 and (http_version == "1.1" or (hosts and http_version == "1.0")):
+        # The native server's rule (RFC 9112 3.2); HTTP/2 and /3 carry :authority instead.
+        raise BadRequest("Duplicate Host header" if hosts else "Missing Host header")
     keep_alive = version is not HttpVersion10
     if connection is not None:
         connection = connection.lower()
@@ -163,7 +183,32 @@ def _head_from_scope(scope: Any) -> RequestHead:
     head.upgrade = upgrade
     head._fill = _fill_from_scope
     head._fill_from = scope
+    if target is not None:
+        head.scheme = target[1]
+        head.authority = target[2]
     return head
+
+
+def _split_absolute(target: str, method: str | None) -> tuple[str, str, str] | None:
+    """``(raw path, scheme, authority)`` of an absolute-form target (RFC 9112 3.2.2), as
+    the native server takes them; None for the asterisk and authority forms, which have
+    no path to route. Raises :class:`BadRequest` for anything else."""
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.isalpha():
+        end = len(rest)
+        for char in "/?#":
+            found = rest.find(char)
+            if found != -1 and found < end:
+                end = found
+        # userinfo is deprecated in http(s) URIs (RFC 9110 4.2.4) and never a host.
+        authority = rest[:end].rpartition("@")[2]
+        if authority:
+            # The query arrives apart, in the scope's query_string.
+            path = rest[end:].partition("#")[0].partition("?")[0]
+            return path or "/", scheme.lower(), authority
+    elif (target == "*" and method == "OPTIONS") or method == "CONNECT":
+        return None
+    raise BadRequest("Invalid request target")
 
 
 _new_head = object.__new__
@@ -244,7 +289,11 @@ class ASGIAdapter:
         app = self._app
         if app is not None and not app._frozen:
             app.freeze()  # served without lifespan: no more changes from here on
-        head = _head_from_scope(scope)
+        try:
+            head = _head_from_scope(scope)
+        except BadRequest as exc:
+            await _refuse(send, str(exc))
+            return
         payload: StreamReader = EMPTY_PAYLOAD
         sink = ASGISink(send, scope)
         if head.has_body:
@@ -271,7 +320,12 @@ class ASGIAdapter:
         message = await receive()
         if message["type"] != "websocket.connect":
             return  # the client left before its handshake reached us
-        head = _head_from_scope({**scope, "method": "GET"})  # a websocket scope has none
+        try:
+            head = _head_from_scope({**scope, "method": "GET"})  # a websocket scope has none
+        except BadRequest:
+            # Refused before any handler runs; the server answers the handshake with 403.
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            return
         head.scheme = _WS_SCHEMES.get(head.scheme, head.scheme)
         sink = ASGIWebSocketSink(scope, receive, send)
         request = self._request_factory(head, EMPTY_PAYLOAD, sink, task=asyncio.current_task())
@@ -329,6 +383,18 @@ class ASGIAdapter:
 # Bounded: past it, the server's own handling applies.
 _DISCARD_LIMIT = 256 * 1024
 _DISCARD_SECONDS = 1.0
+
+
+async def _refuse(send: ASGISendCallable, reason: str) -> None:
+    """Answer 400 as the native server answers a request it cannot parse, and close."""
+    body = f"400 Bad Request\n\n{reason}".encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})  # type: ignore[typeddict-item]
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _discard_rest(body: StreamReader, receive: ASGIReceiveCallable) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from multidict import CIMultiDict
 
 from .streams import copy_file
-from .ws_types import WSMessage, WSMsgType
+from .ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
@@ -118,8 +118,9 @@ class ASGIWebSocketSink:
     def websocket(
         self, *, deflate: DeflateParams | None, max_msg_size: int, writer_limit: int
     ) -> ASGIWebSocketChannel:
-        """The channel; the deflate and limit settings are the server's business here."""
-        return ASGIWebSocketChannel(self._scope, self._receive, self._send)
+        """The channel; deflate and frame limits are the server's business here, the
+        message limit ``max_msg_size`` (0: none) is also checked by the channel."""
+        return ASGIWebSocketChannel(self._scope, self._receive, self._send, max_msg_size)
 
 
 class ASGIWebSocketChannel:
@@ -130,29 +131,51 @@ class ASGIWebSocketChannel:
     compress = 0  # the server may compress; the application cannot tell
     last_activity = 0.0
     track_activity = False
-    __slots__ = ("_scope", "_receive", "_send", "_ended", "_close_sent", "decode_text")
+    __slots__ = ("_scope", "_receive", "_send", "_max_msg_size", "_error", "_ended",
+                 "_close_sent", "decode_text")  # fmt: skip
 
-    def __init__(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    def __init__(
+        self,
+        scope: Any,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        max_msg_size: int = 0,
+    ) -> None:
         self._scope = scope
         self._receive = receive
         self._send = send
+        # The WebSocketResponse's limit. The server has assembled the whole message
+        # before we see it, under its own limit, which applies first (uvicorn's
+        # ws_max_size and hypercorn's websocket_max_message_size: 16 MiB by default);
+        # ours then refuses what is over it, as the native path does (close 1009).
+        self._max_msg_size = max_msg_size
+        self._error: WebSocketError | None = None
         self._ended = False
         self._close_sent = False
         #: False: TEXT messages arrive as their UTF-8 bytes (``decode_text=False``).
         self.decode_text = True
 
     async def receive(self) -> WSMessage:
+        if self._error is not None:
+            raise self._error
         if self._ended:
             return _CLOSED  # the server has nothing more to give after websocket.disconnect
         message: Any = await self._receive()
         kind = message["type"]
         if kind == "websocket.receive":
+            limit = self._max_msg_size
             text = message.get("text")
             if text is not None:
+                # A character is 1 to 4 bytes in UTF-8: encode only near the limit.
+                if limit and len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
+                    raise self._too_big(limit)
                 # The server has decoded (and so checked) the text already.
                 data = text if self.decode_text else text.encode("utf-8")
                 return WSMessage(WSMsgType.TEXT, data, "")
-            return WSMessage(WSMsgType.BINARY, message.get("bytes") or b"", "")
+            data = message.get("bytes") or b""
+            if limit and len(data) > limit:
+                raise self._too_big(limit)
+            return WSMessage(WSMsgType.BINARY, data, "")
         if kind == "websocket.disconnect":
             self._ended = True
             code = message.get("code", 1005)
@@ -162,6 +185,13 @@ class ASGIWebSocketChannel:
         raise RuntimeError(
             f"Expected ASGI message 'websocket.receive' or 'websocket.disconnect', but got {kind!r}"
         )
+
+    def _too_big(self, limit: int) -> WebSocketError:
+        # WebSocketResponse answers it with close(1009) and hands the handler an ERROR.
+        error = self._error = WebSocketError(
+            WSCloseCode.MESSAGE_TOO_BIG, f"Message size exceeds the limit of {limit} bytes"
+        )
+        return error
 
     def interrupt(self) -> None:
         # Nothing to do: once websocket.close is sent, the server answers a pending

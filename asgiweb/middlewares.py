@@ -61,7 +61,9 @@ def normalize_path_middleware(
     async def impl(request: Request, handler: Handler) -> StreamResponse:
         if isinstance(request.match_info.route, SystemRoute):
             path, sep, query = request.raw_path.partition("?")
-            for candidate in candidates(path, request.path):
+            # Only an origin-form path is normalized: anything else (an asterisk target,
+            # say) has no local redirect to offer.
+            for candidate in candidates(path, request.path) if path[:1] == "/" else ():
                 if candidate and candidate != path and await _resolves(request, candidate):
                     raise redirect_class(candidate + sep + query)
         return await handler(request)
@@ -71,6 +73,9 @@ def normalize_path_middleware(
 
 async def _resolves(request: Request, path: str) -> bool:
     # clone() is typed on BaseRequest; a Request's clone is a Request (Request._clone_into).
-    alt = cast("Request", request.clone(rel_url=path))
+    try:
+        alt = cast("Request", request.clone(rel_url=path))
+    except ValueError:  # not a relative URL after all: nothing local to redirect to
+        return False
     match_info = await request.app.router.resolve(alt)
     return match_info.http_exception is None
