@@ -173,6 +173,8 @@ class RequestParser:
             raise ProtocolError(400, _too_long("Header name", self._max_field_size, len(name)))
         if len(value) > self._max_field_size:
             raise ProtocolError(400, _too_long("Header value", self._max_field_size, len(value)))
+        if len(name) == 4 and value not in _GOOD_HOSTS and name.lower() == b"host":
+            _check_host(value)
         # After a chunked body's head, ``_headers`` is a list of trailers, never exposed.
         headers = self._headers
         headers.append((name, value))
@@ -213,7 +215,8 @@ class RequestParser:
         # RFC 9112 3.2: exactly one Host in HTTP/1.1; several is a smuggling vector.
         if hosts != 1 and (hosts or version is HttpVersion11):
             raise ProtocolError(400, "Duplicate Host header" if hosts else "Missing Host header")
-        _check_fields(self._headers, version, has_body)
+        if has_body:
+            _check_transfer_coding(self._headers, version)
         if self._spanned or self._feed_size > self._max_head_size:
             self._measure_head()
         keep_alive = parser.should_keep_alive()
@@ -343,11 +346,16 @@ def _too_long(what: str, limit: int, size: int) -> str:
     return f"Got more than {limit} bytes ({size}) when reading {what} is too long."
 
 
-def _check_fields(headers: list[tuple[bytes, bytes]], version: object, has_body: bool) -> None:
-    """Refuse an invalid Host, and a Transfer-Encoding we would mishandle. One pass, which
-    stops at Host (nearly always the first field) when no body follows.
+def _check_host(value: bytes) -> None:
+    """400 unless a Host value is host[:port] (RFC 9112 3.2); remembers good ones."""
+    if _VALID_HOST(value) is None:
+        raise ProtocolError(400, "Invalid Host header")
+    if len(_GOOD_HOSTS) < 256 and len(value) <= 255:  # bounded, whatever is sent
+        _GOOD_HOSTS.add(value)
 
-    A Host value must be host[:port] (RFC 9112 3.2): 400 otherwise.
+
+def _check_transfer_coding(headers: list[tuple[bytes, bytes]], version: object) -> None:
+    """Refuse a Transfer-Encoding we would mishandle.
 
     llhttp decodes ``chunked`` only and would hand a handler the still-encoded bytes of any
     other coding: RFC 9112 6.1 says answer 501. A Transfer-Encoding in an HTTP/1.0 message
@@ -357,25 +365,17 @@ def _check_fields(headers: list[tuple[bytes, bytes]], version: object, has_body:
     """
     codings = None
     for name, value in headers:
-        size = len(name)
-        if size == 4 and name.lower() == b"host":
-            if value not in _GOOD_HOSTS:  # a site sees few hosts: skip the regex
-                if _VALID_HOST(value) is None:
-                    raise ProtocolError(400, "Invalid Host header")
-                if len(_GOOD_HOSTS) < 256 and len(value) <= 255:  # bounded, whatever is sent
-                    _GOOD_HOSTS.add(value)
-            if not has_body:
-                return
-        elif size == 17 and has_body and name.lower() == b"transfer-encoding":
+        if len(name) == 17 and name.lower() == b"transfer-encoding":
             codings = value if codings is None else codings + b"," + value
     if codings is None:
-        return  # no body, or a Content-Length one
+        return  # a Content-Length body
     if version is HttpVersion10:
         raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
     if codings.strip().lower() != b"chunked":
         raise ProtocolError(501, "Transfer-Encoding other than chunked is not implemented")
 
 
+# Host values seen valid: a site sees few, so most requests skip the regex.
 _GOOD_HOSTS: set[bytes] = set()
 
 
