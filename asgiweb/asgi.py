@@ -15,6 +15,7 @@ from multidict import CIMultiDict
 
 from .asgi_websocket import ASGIWebSocketSink
 from .helpers import HttpVersion, HttpVersion10, HttpVersion11, server_logger
+from .http.targets import split_absolute_form
 from .serving import respond
 from .streams import EMPTY_PAYLOAD, StreamReader, copy_file, decode_body
 from .transport import RequestHead, scan_headers
@@ -193,20 +194,11 @@ def _split_absolute(target: str, method: str | None) -> tuple[str, str, str] | N
     """``(raw path, scheme, authority)`` of an absolute-form target (RFC 9112 3.2.2), as
     the native server takes them; None for the asterisk and authority forms, which have
     no path to route. Raises :class:`BadRequest` for anything else."""
-    scheme, sep, rest = target.partition("://")
-    if sep and scheme.isalpha():
-        end = len(rest)
-        for char in "/?#":
-            found = rest.find(char)
-            if found != -1 and found < end:
-                end = found
-        # userinfo is deprecated in http(s) URIs (RFC 9110 4.2.4) and never a host.
-        authority = rest[:end].rpartition("@")[2]
-        if authority:
-            # The query arrives apart, in the scope's query_string.
-            path = rest[end:].partition("#")[0].partition("?")[0]
-            return path or "/", scheme.lower(), authority
-    elif (target == "*" and method == "OPTIONS") or method == "CONNECT":
+    absolute = split_absolute_form(target)
+    if absolute is not None:
+        scheme, authority, path, _ = absolute  # the query arrives apart, in query_string
+        return path, scheme, authority
+    if (target == "*" and method == "OPTIONS") or method == "CONNECT":
         return None
     raise BadRequest("Invalid request target")
 

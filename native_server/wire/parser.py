@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httptools
 
 from asgiweb.helpers import HttpVersion10, HttpVersion11
+from asgiweb.http.targets import split_absolute_form
 from asgiweb.transport import RequestHead, scan_headers
 
 __all__ = ["ProtocolError", "RequestParser", "ConnectionInfo", "END_OF_MESSAGE"]
@@ -78,19 +79,10 @@ def _split_target(target: bytes, method: str) -> tuple[str, str, str | None, str
     if text.startswith("/"):
         path, _, query = text.partition("?")
         return path.partition("#")[0], query.partition("#")[0], None, None
-    scheme, sep, rest = text.partition("://")
-    if sep and scheme.isalpha():  # absolute-form, as sent to proxies (RFC 9112 3.2.2)
-        end = len(rest)
-        for char in "/?#":
-            found = rest.find(char)
-            if found != -1 and found < end:
-                end = found
-        # userinfo is deprecated in http(s) URIs (RFC 9110 4.2.4) and never a host.
-        authority = rest[:end].rpartition("@")[2]
-        if not authority:
-            raise ProtocolError(400, "Invalid request target")
-        path, _, query = rest[end:].partition("#")[0].partition("?")
-        return path or "/", query, scheme.lower(), authority
+    absolute = split_absolute_form(text)
+    if absolute is not None:
+        scheme, authority, path, query = absolute
+        return path, query, scheme, authority
     if text == "*" and method == "OPTIONS":
         return "*", "", None, None
     if method == "CONNECT":
