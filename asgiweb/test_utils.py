@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .testing.asgi_servers import ASGITestServer
+from asgi_test_servers import ASGITestServer
+
 from .testing.base import BaseTestServer, ServerError, get_port_socket, unused_port
 from .testing.loops import loop_context, setup_test_loop, teardown_test_loop
 from .testing.mocked import MockSink, MockWebSocketChannel, make_mocked_coro, make_mocked_request

@@ -8,13 +8,14 @@ from typing import Any
 
 from .. import web
 from ..app import Application
-from .asgi_servers import ASGI_SERVERS, ASGITestServer
 from .base import BaseTestServer
 
 __all__ = ["PATHS", "RawTestServer", "TestServer", "make_test_server"]
 
 #: Every path a test can run on: the native server, then each in-process ASGI server.
-PATHS = ("native", *ASGI_SERVERS)
+# The ASGI servers are run by the asgi_test_servers package, imported only when asked for.
+_ASGI_SERVERS = ("uvicorn", "hypercorn")
+PATHS = ("native", *_ASGI_SERVERS)
 
 
 class _NativeTestServer(BaseTestServer):
@@ -104,6 +105,8 @@ def make_test_server(app_or_handler: Any, path: str = "native", **kwargs: Any) -
         if isinstance(app_or_handler, Application):
             return TestServer(app_or_handler, **kwargs)
         return RawTestServer(app_or_handler, **kwargs)
-    if path in ASGI_SERVERS:
+    if path in _ASGI_SERVERS:
+        from asgi_test_servers import ASGITestServer
+
         return ASGITestServer(app_or_handler, server=path, **kwargs)
     raise ValueError(f"unknown path {path!r}: expected one of {', '.join(PATHS)}")

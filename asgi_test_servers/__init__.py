@@ -14,9 +14,9 @@ import ssl
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from .. import web
-from ..app import Application
-from .base import BaseTestServer
+from asgiweb import web
+from asgiweb.app import Application
+from asgiweb.testing.base import BaseTestServer
 
 __all__ = ["ASGI_SERVERS", "ASGITestServer"]
 
