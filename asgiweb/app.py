@@ -62,6 +62,12 @@ _NOT_APP_KEY_MESSAGE = (
 protocol_factory_class: Callable[..., Any] | None = None
 
 
+def _is_aiohttp_key(key: object) -> bool:
+    """An ``aiohttp.web.AppKey`` (an extension that imported aiohttp itself): a typed key too."""
+    cls = type(key)
+    return cls.__name__ == "AppKey" and cls.__module__ == "aiohttp.helpers"
+
+
 class NotAppKeyWarning(UserWarning):
     """A plain string was used as an application key; :class:`AppKey` is type-checked."""
 
@@ -275,7 +281,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     def __setitem__(self, key: str | AppKey[Any], value: Any) -> None:
         self._check_frozen()
-        if not isinstance(key, AppKey):
+        if not isinstance(key, AppKey) and not _is_aiohttp_key(key):
             warnings.warn(
                 _NOT_APP_KEY_MESSAGE,
                 NotAppKeyWarning,

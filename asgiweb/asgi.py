@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 from multidict import CIMultiDict
 
 from .asgi_websocket import ASGIWebSocketSink
+from .exceptions import HTTPNotImplemented
 from .helpers import HttpVersion, HttpVersion10, HttpVersion11, server_logger
 from .http.targets import split_absolute_form
 from .serving import respond
@@ -27,13 +28,25 @@ if TYPE_CHECKING:
     from .request import BaseRequest
     from .serving import Handler
 
-__all__ = ["ASGIAdapter", "ResponseAborted", "lifespan"]
+__all__ = ["ASGIAdapter", "ASGIConnection", "ASGITransport", "ResponseAborted", "lifespan"]
 
 _VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10, "2": HttpVersion(2, 0)}
-# Framing belongs to the ASGI server: it chunks or sets the length itself.
+# Framing belongs to the ASGI server: it chunks or sets the length itself. (Date and
+# Server are passed on as the application set them: uvicorn and hypercorn add their own
+# unless told not to, see docs/differences.md; dropping the application's would leave a
+# server run with --no-server-header without the one the application wants.)
 _SKIP_HEADERS = frozenset({b"transfer-encoding"})
 # A websocket scope says ws/wss; aiohttp's request.scheme is that of the handshake.
 _WS_SCHEMES = {"ws": "http", "wss": "https"}
+_ws_logger = logging.getLogger("asgiweb.websocket")
+# uvicorn without a WebSocket library (or run with ws="none") passes a handshake on as an
+# ordinary 'http' request; without this hint the user sees only a 500 and a RuntimeError.
+_NO_WEBSOCKET_SERVER = (
+    "%s: a WebSocket handshake arrived as an ASGI 'http' request, so the ASGI server "
+    "cannot accept WebSockets; answered 501. Under uvicorn, install a WebSocket library: "
+    "pip install websockets (or 'asgiweb[uvicorn]', or 'uvicorn[standard]'), and do not "
+    "run it with --ws none"
+)
 
 
 # Lower-cased wire names of the headers responses carry most; others are encoded per use.
@@ -55,9 +68,18 @@ class ASGISink:
     """Sends a response as ``http.response.*`` messages."""
 
     adds_default_headers = True
-    __slots__ = ("_send", "_start_message", "_scope", "_done", "started", "aborted", "unread")
+    __slots__ = (
+        "_send", "_start_message", "_scope", "_done", "started", "aborted", "unread",
+        "_receive", "_body", "_watcher", "disconnected", "_transport", "_protocol",
+    )  # fmt: skip
 
-    def __init__(self, send: ASGISendCallable, scope: Any = None) -> None:
+    def __init__(
+        self,
+        send: ASGISendCallable,
+        scope: Any = None,
+        receive: ASGIReceiveCallable | None = None,
+        body: StreamReader | None = None,
+    ) -> None:
         self._send = send
         self._start_message: dict[str, Any] | None = None
         self._scope = scope  # read for its extensions only if a file is sent
@@ -67,6 +89,15 @@ class ASGISink:
         # The request body and the receive() that brings it, while the handler may leave
         # part of it unread (see _discard_rest).
         self.unread: tuple[StreamReader, ASGIReceiveCallable] | None = None
+        self._receive = receive
+        self._body = body
+        # Watches receive() for http.disconnect while a streamed body goes out: uvicorn
+        # drops what is sent after the client left without a word, so without it a
+        # stream (server-sent events, say) would write to nobody for ever.
+        self._watcher: asyncio.Task[None] | None = None
+        self.disconnected = False
+        self._transport: ASGITransport | None = None
+        self._protocol: ASGIConnection | None = None
 
     def start(
         self,
@@ -95,17 +126,64 @@ class ASGISink:
             await self._send(message)  # type: ignore[arg-type]
 
     async def write(self, data: bytes) -> None:
+        if self._watcher is None:
+            self._watch()
+        if self.disconnected or self.aborted:
+            raise ConnectionResetError("Cannot write to closing transport")
         if self._start_message is not None:
             await self.flush()
         await self._send({"type": "http.response.body", "body": data, "more_body": True})
 
+    def _watch(self) -> None:
+        receive = self._receive
+        body = self._body
+        # Only once the request body is all in: receive() would take it from the reader.
+        if receive is None or (body is not None and not body.is_eof()):
+            return
+        self._watcher = asyncio.get_running_loop().create_task(self._listen(receive))
+
+    async def _listen(self, receive: ASGIReceiveCallable) -> None:
+        while True:
+            message: Any = await receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                return
+
+    def close(self) -> None:
+        """The exchange is over: stop watching for the client's disconnect."""
+        watcher = self._watcher
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+
+    @property
+    def transport(self) -> ASGITransport | None:
+        """The stand-in for ``request.transport``; None once the client left or was dropped."""
+        if self.disconnected or self.aborted:
+            return None
+        transport = self._transport
+        if transport is None:
+            transport = self._transport = ASGITransport(self)
+        return transport
+
+    @property
+    def protocol(self) -> ASGIConnection:
+        protocol = self._protocol
+        if protocol is None:
+            protocol = self._protocol = ASGIConnection(self)
+        return protocol
+
     async def write_eof(self, data: bytes = b"") -> None:
+        if self.aborted or self.disconnected:
+            self.close()
+            raise ConnectionResetError("Cannot write to closing transport")
         message = self._start_message
         if message is not None:  # inline flush(): one coroutine less per response
             self._start_message = None
             await self._send(message)  # type: ignore[arg-type]
         if not self._done:
             self._done = True
+            if self._watcher is not None:
+                self.close()
             if self.unread is not None:
                 await _discard_rest(*self.unread)
             await self._send({"type": "http.response.body", "body": data, "more_body": False})
@@ -129,6 +207,73 @@ class ASGISink:
 
     def abort(self) -> None:
         self.aborted = True
+
+    def websocket(self, **_: Any) -> None:
+        """Reached only by a valid handshake (WebSocketResponse checked it first) that the
+        server delivered as an 'http' scope: refuse it with 501 and say what to install."""
+        _ws_logger.error(_NO_WEBSOCKET_SERVER, (self._scope or {}).get("path", "?"))
+        raise HTTPNotImplemented(text="This server cannot accept WebSocket connections.")
+
+
+class ASGITransport:
+    """``request.transport`` under ASGI: what the scope tells of the connection, no socket.
+
+    An ASGI application never sees the socket; this stand-in answers
+    :meth:`get_extra_info` for ``peername`` and ``sockname`` from the scope (``socket``
+    and TLS details are unknown: ``default``), reports :meth:`is_closing`, and
+    :meth:`abort`/:meth:`close` drop the connection (the server closes it when the
+    handler returns). Writing to it raises: write through the response.
+    """
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: ASGISink) -> None:
+        self._sink = sink
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        scope = self._sink._scope or {}
+        if name == "peername":
+            value = scope.get("client")
+        elif name == "sockname":
+            value = scope.get("server")
+        else:
+            return default
+        return tuple(value) if value is not None else default
+
+    def is_closing(self) -> bool:
+        return self._sink.disconnected or self._sink.aborted
+
+    def abort(self) -> None:
+        self._sink.abort()
+
+    close = abort
+
+    def get_protocol(self) -> ASGIConnection:
+        return self._sink.protocol
+
+    def write(self, data: bytes) -> None:
+        raise RuntimeError(
+            "request.transport under ASGI has no socket to write to: "
+            "write through the response (StreamResponse.write)"
+        )
+
+    writelines = write
+
+    def __repr__(self) -> str:
+        return f"<ASGITransport peername={self.get_extra_info('peername')!r}>"
+
+
+class ASGIConnection:
+    """``request.protocol`` under ASGI (aiohttp's request handler); only ``transport``."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: ASGISink) -> None:
+        self._sink = sink
+
+    @property
+    def transport(self) -> ASGITransport | None:
+        return self._sink.transport
 
 
 class BadRequest(Exception):
@@ -287,9 +432,10 @@ class ASGIAdapter:
             await _refuse(send, str(exc))
             return
         payload: StreamReader = EMPTY_PAYLOAD
-        sink = ASGISink(send, scope)
+        sink = ASGISink(send, scope, receive)
         if head.has_body:
-            body = payload = StreamReader(pull=_puller(receive), limit=self._read_bufsize)
+            body = payload = StreamReader(pull=_puller(receive, sink), limit=self._read_bufsize)
+            sink._body = body
             if self._auto_decompress:
                 payload = decode_body(head, payload)
             if not head.expect:  # a client waiting for 100 Continue has sent nothing yet
@@ -298,8 +444,12 @@ class ASGIAdapter:
         # 3.11, so request.task looks it up only if someone asks.
         request = self._request_factory(head, payload, sink)
         await respond(self._handler, request, self._logger, debug=self._debug)
-        if sink.aborted:
-            raise ResponseAborted("the handler failed after the response started")
+        if sink._watcher is not None:
+            sink.close()
+        # A client that left needs no signal; a response cut short does: an exception is
+        # how an ASGI application makes the server drop the connection.
+        if sink.aborted and not sink.disconnected:
+            raise ResponseAborted("the response was aborted after it started")
 
     async def _websocket(
         self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -353,7 +503,11 @@ class ASGIAdapter:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
-                    await app.shutdown()
+                    try:
+                        await app.shutdown()
+                    except Exception:
+                        await app.cleanup()  # as the native runner: cleaned up all the same
+                        raise
                     await app.cleanup()
                 except BaseException as exc:
                     server_logger.exception("Application shutdown failed")
@@ -402,7 +556,7 @@ async def _discard_rest(body: StreamReader, receive: ASGIReceiveCallable) -> Non
                 left -= len(message.get("body", b""))
 
 
-def _puller(receive: ASGIReceiveCallable) -> Any:
+def _puller(receive: ASGIReceiveCallable, sink: ASGISink) -> Any:
     async def pull(reader: StreamReader) -> None:
         message: Any = await receive()
         if message["type"] == "http.request":
@@ -410,6 +564,7 @@ def _puller(receive: ASGIReceiveCallable) -> Any:
             if not message.get("more_body", False):
                 reader.feed_eof()
         else:  # http.disconnect: the client left before sending the whole body
+            sink.disconnected = True
             reader.set_exception(ConnectionResetError("client disconnected"))
 
     return pull

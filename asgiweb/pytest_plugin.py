@@ -26,7 +26,8 @@ try:
     import pytest_asyncio
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "asgiweb.pytest_plugin needs pytest-asyncio: pip install 'asgiweb[testing]'"
+        "asgiweb.pytest_plugin needs pytest-asyncio: pip install pytest-asyncio "
+        "(or the `testing` extra: pip install -e '.[testing]' in a checkout)"
     ) from exc
 
 from .app import Application

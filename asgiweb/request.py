@@ -10,6 +10,7 @@ import socket
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, quote
 
@@ -319,8 +320,24 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def transport(self) -> Any:
-        """The asyncio transport on the native server; None under ASGI."""
-        return self._head.transport
+        """The connection's transport.
+
+        On the native server, asyncio's. Under ASGI, which gives an application no socket,
+        a stand-in (:class:`asgiweb.asgi.ASGITransport`) that answers ``get_extra_info``
+        for ``peername`` and ``sockname`` and can ``abort()``; None once the client left.
+        """
+        transport = self._head.transport
+        if transport is None:
+            return getattr(self._sink, "transport", None)
+        return transport
+
+    @property
+    def protocol(self) -> Any:
+        """The connection's protocol object (aiohttp's request handler); it has ``transport``."""
+        transport = self._head.transport
+        if transport is None:
+            return getattr(self._sink, "protocol", None)
+        return transport.get_protocol()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Transport information such as ``peername`` or ``sockname``."""
@@ -345,7 +362,8 @@ class BaseRequest(MutableMapping[str, Any]):
     @reify
     def cookies(self) -> Mapping[str, str]:
         """Cookies sent by the client; a malformed pair is skipped, not the whole header."""
-        return MappingProxy(parse_cookie_header(self._head.headers.getall(hdrs.COOKIE, ())))
+        # types.MappingProxyType, as aiohttp: printed (pformat, repr) the same way.
+        return MappingProxyType(parse_cookie_header(self._head.headers.getall(hdrs.COOKIE, ())))
 
     @reify
     def _content_type_params(self) -> tuple[str, dict[str, str]]:
@@ -506,27 +524,6 @@ class BaseRequest(MutableMapping[str, Any]):
 
     def _sink_started(self) -> bool:
         return self._sink.started
-
-
-class MappingProxy(Mapping[str, str]):
-    """A read-only mapping, as ``types.MappingProxyType`` but typed."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> str:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"<MappingProxy {self._data!r}>"
 
 
 def _empty_payload() -> StreamReader:

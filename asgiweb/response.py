@@ -278,19 +278,28 @@ class StreamResponse(MutableMapping[str, Any]):
 
     @property
     def body_length(self) -> int:
-        return self._body_length
+        """Bytes sent for this response. As aiohttp, the head and chunk framing count too
+        where we write them (the native server); under ASGI the server does: body only."""
+        framing: int = getattr(self._sink, "framing", 0)
+        return self._body_length + framing
 
     # -- chunking and compression --------------------------------------------------------
     @property
     def chunked(self) -> bool:
         return self._chunked
 
-    def enable_chunked_encoding(self) -> None:
-        """Send the body with chunked transfer encoding."""
-        self._check_writable()
+    def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
+        """Send the body with chunked transfer encoding.
+
+        After :meth:`prepare` the framing has been sent and nothing changes; like aiohttp,
+        that is no error (aiohttp-sse calls it then).
+        """
+        if chunk_size is not None:
+            warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=2)
         if hdrs.CONTENT_LENGTH in self._headers:
             raise RuntimeError("You can't enable chunked encoding when a content length is set")
-        self._chunked = True
+        if self._sink is None and not self._eof_sent:
+            self._chunked = True
 
     @property
     def compression(self) -> bool:
@@ -481,6 +490,11 @@ class StreamResponse(MutableMapping[str, Any]):
             raise ValueError(f"Unsupported etag type: {type(value).__name__}")
 
     # -- sending ------------------------------------------------------------------------
+    @property
+    def _payload_writer(self) -> ResponseSink | None:
+        # aiohttp's name for where the body goes: aiohttp-sse returns it from prepare().
+        return self._sink
+
     async def prepare(self, request: BaseRequest) -> ResponseSink | None:
         """Send the head (firing ``on_response_prepare`` first). Idempotent."""
         if self._eof_sent:
@@ -499,6 +513,11 @@ class StreamResponse(MutableMapping[str, Any]):
         sink = request._sink
         self._before_head()
         if request._prepare_hooks:
+            if not sink.adds_default_headers:
+                # on_response_prepare sees them, as in aiohttp (aiohttp-cors exposes them).
+                headers = self._headers
+                headers.setdefault(hdrs.DATE, http_date())
+                headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
             await request._prepare_hook(self)
         if self._compression:
             await self._start_compression(request)

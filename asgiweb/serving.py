@@ -112,6 +112,13 @@ async def respond(
                 return None
             response = failed
         except Exception as exc:
+            if isinstance(exc, ConnectionError) and _client_left(request):
+                # The client went away mid-exchange (its body cut short, a write to a closed
+                # connection): no one to answer and no fault of the server's. A line at
+                # ERROR per vanished client would let any client flood the log.
+                logger.debug("Client disconnected during the request: %r", exc)
+                request._sink.abort()
+                return None
             failed = _failed(request, logger, 500, exc, debug)
             if failed is None:
                 return None
@@ -143,6 +150,11 @@ async def respond(
     finally:
         if request._form_files:
             request._close_form_files()
+
+
+def _client_left(request: BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or bool(transport.is_closing())
 
 
 def _failed(

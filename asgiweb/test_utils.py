@@ -63,7 +63,8 @@ def __getattr__(name: str) -> Any:
             raise
         raise ImportError(
             f"asgiweb.test_utils.{name} is built on aiohttp's client, which is not "
-            "installed: pip install 'asgiweb[testing]'",
+            "installed: pip install aiohttp (or the `testing` extra: pip install -e '.[testing]' "
+            "in a checkout)",
             name="aiohttp",
         ) from exc
     value = getattr(module, name)

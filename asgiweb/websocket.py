@@ -64,9 +64,10 @@ class WebSocketReady(NamedTuple):
 
 
 def _check_close(code: int, reason: bytes) -> None:
-    # RFC 6455 §7.4: 1004-1006 and 1015 are never sent; 1012-1014 come from IANA.
-    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
-        raise ValueError(f"Close code {code} cannot be sent (RFC 6455 §7.4)")
+    # As aiohttp: any code that fits the frame's two bytes goes out, even one RFC 6455
+    # §7.4 reserves (aiohttp's background_tasks example closes with 999).
+    if not 0 <= code <= 0xFFFF:
+        raise ValueError(f"Close code {code} does not fit in a close frame")
     if len(reason) > _MAX_CONTROL_PAYLOAD - 2:
         raise ValueError("Close reason longer than 123 bytes")
 

@@ -35,7 +35,7 @@ class NativeSink:
 
     adds_default_headers = False
     __slots__ = ("_protocol", "_version", "_head", "_chunked", "started", "keep_alive",
-                 "_continue_sent", "finished")  # fmt: skip
+                 "_continue_sent", "finished", "framing")  # fmt: skip
 
     def __init__(self, protocol: HttpProtocol, version: tuple[int, int]) -> None:
         self._protocol = protocol
@@ -46,6 +46,9 @@ class NativeSink:
         self.keep_alive = False
         self._continue_sent = False
         self.finished = False
+        # Bytes sent besides the body (head, chunk sizes): aiohttp's body_length, which
+        # the access log's %b prints, counts them.
+        self.framing = 0
 
     def start(
         self,
@@ -62,7 +65,8 @@ class NativeSink:
         # After a 101 the client speaks another protocol: no more HTTP on this connection.
         self.keep_alive = keep_alive and status != 101
         # Kept until the first body bytes (one write, one packet) or an explicit flush().
-        self._head = serialize_head(self._version, status, reason, headers.items())
+        self._head = head = serialize_head(self._version, status, reason, headers.items())
+        self.framing = len(head)
 
     async def flush(self) -> None:
         head = self._head
@@ -75,7 +79,9 @@ class NativeSink:
 
     async def write(self, data: bytes) -> None:
         if self._chunked:
+            size = len(data)
             data = frame_chunk(data)
+            self.framing += len(data) - size
         if self._head:
             data = self._head + data
             self._head = b""
@@ -86,7 +92,9 @@ class NativeSink:
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self._chunked:
+            size = len(data)
             data = frame_chunk(data) + LAST_CHUNK if data else LAST_CHUNK
+            self.framing += len(data) - size
         if self._head:
             data = self._head + data
             self._head = b""
@@ -186,6 +194,11 @@ class HttpProtocol(asyncio.BufferedProtocol):
         await self._server(scope, receive, send)
 
     # -- connection ----------------------------------------------------------------------
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport; None once it is lost (``request.protocol.transport``)."""
+        return self._transport
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport's interface without subclassing it.
         transport = cast(asyncio.Transport, transport)

@@ -94,15 +94,31 @@ class BaseRunner(ABC):
 
     async def cleanup(self) -> None:
         """Stop in aiohttp's order: stop listening, close idle connections, ``on_shutdown``,
-        wait for in-flight handlers, close the rest, ``on_cleanup``."""
+        wait for in-flight handlers, close the rest, ``on_cleanup``.
+
+        An ``on_shutdown`` handler that raises skips none of the later steps (aiohttp
+        skips them all, cleanup contexts included); its error is raised after them.
+        """
         for site in list(self._sites):
             await site.stop()
-        if self._server is not None:
-            self._server.pre_shutdown()
-            await self.shutdown()
-            await self._server.shutdown(self._shutdown_timeout)
+        server = self._server
+        if server is not None:
+            server.pre_shutdown()
+            try:
+                await self.shutdown()
+            except Exception:
+                await self._finish(server)
+                raise
+        await self._finish(server)
+
+    async def _finish(self, server: Server | None) -> None:
+        if server is not None:
+            await server.shutdown(self._shutdown_timeout)
         await self._cleanup_server()
         self._server = None
+        self._remove_signal_handlers()
+
+    def _remove_signal_handlers(self) -> None:
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             try:

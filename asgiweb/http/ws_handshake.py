@@ -111,10 +111,15 @@ def validate_request(method: str, version: tuple[int, int], headers: MultiMappin
         raise HandshakeError(400, f"WebSocket handshake must be a GET request, not {method}")
     if tuple(version) < (1, 1):
         raise HandshakeError(400, "WebSocket handshake needs HTTP/1.1 or later")
+    # aiohttp's words for the two common mistakes (a plain GET to a WebSocket route).
     if "websocket" not in _tokens(headers, "Upgrade"):
-        raise HandshakeError(400, "WebSocket handshake needs an 'Upgrade: websocket' header")
+        raise HandshakeError(
+            400,
+            f"No WebSocket UPGRADE hdr: {headers.get('Upgrade')}\n"
+            ' Can "Upgrade" only to "WebSocket".',
+        )
     if "upgrade" not in _tokens(headers, "Connection"):
-        raise HandshakeError(400, "WebSocket handshake needs a 'Connection: upgrade' header")
+        raise HandshakeError(400, f"No CONNECTION upgrade hdr: {headers.get('Connection')}")
     versions = [v.strip() for v in headers.getall("Sec-WebSocket-Version", [])]
     if not versions:
         raise HandshakeError(400, "WebSocket handshake needs a Sec-WebSocket-Version header")

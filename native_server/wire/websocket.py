@@ -465,7 +465,7 @@ def _close_message(payload: bytes) -> WSMessage:
         raise _fail("Close frame payload of 1 byte")  # a code is 2 bytes
     code = int.from_bytes(payload[:2], "big")
     if not is_valid_close_code(code):
-        raise _fail(f"Invalid close code {code}")  # §7.4
+        raise _fail(f"Invalid close code: {code}")  # §7.4; aiohttp's words
     try:
         reason = payload[2:].decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -559,8 +559,10 @@ class FrameWriter:
             if reason:
                 raise ValueError("A close reason needs a close code")
             return build_frame(WSMsgType.CLOSE, b"")
-        if not is_valid_close_code(code):
-            raise ValueError(f"Close code {code} cannot be sent (RFC 6455 §7.4)")
+        if not 0 < code <= 0xFFFF:
+            # Any code that fits is sent, as aiohttp does, even one RFC 6455 §7.4 reserves
+            # (background_tasks.py closes with 999): the peer decides what to make of it.
+            raise ValueError(f"Close code {code} does not fit in a close frame")
         if len(reason) > _MAX_CONTROL_PAYLOAD - 2:
             raise ValueError("Close reason longer than 123 bytes")
         return build_frame(WSMsgType.CLOSE, _pack_code(code) + reason)

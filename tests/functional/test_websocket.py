@@ -182,7 +182,7 @@ def test_plain_get_to_a_websocket_route_is_a_bad_request(serve_app: Any) -> None
     with serve_app(app_with(quickstart_echo)) as server:
         response = httpx.get(server.url + "/ws")
     assert response.status_code == 400
-    assert "Upgrade: websocket" in response.text
+    assert response.text == 'No WebSocket UPGRADE hdr: None\n Can "Upgrade" only to "WebSocket".'
 
 
 def test_handler_error_before_prepare_is_a_500(serve_app: Any) -> None:

@@ -580,7 +580,7 @@ def test_handshake_response_head(server: RunningServer) -> None:
 @pytest.mark.parametrize(
     ("request_head", "status", "reason"),
     [
-        ("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", 400, "Upgrade: websocket"),
+        ("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", 400, "No WebSocket UPGRADE hdr: None"),
         (
             "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n",

@@ -212,10 +212,10 @@ async def test_websocket_response_on_an_http_scope_fails_clearly(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    with caplog.at_level(logging.ERROR, "asgiweb.server"):
+    with caplog.at_level(logging.ERROR, "asgiweb.websocket"):
         await app_with(handler)(scope, receive, send)
-    assert sent[0]["status"] == 500
-    assert "must deliver the handshake as a 'websocket' scope" in caplog.text
+    assert sent[0]["status"] == 501
+    assert "install a WebSocket library: pip install websockets" in caplog.text
 
 
 @in_loop

@@ -52,7 +52,7 @@ def test_without_aiohttp_the_client_says_what_to_install() -> None:
     ).stdout.splitlines()
     assert [line.split()[0] for line in out] == ["TestClient", "AioHTTPTestCase", "from-import"]
     for line in out:
-        assert line.endswith("is not installed: pip install 'asgiweb[testing]'"), line
+        assert "is not installed: pip install aiohttp" in line, line
 
 
 def test_unused_port_can_be_listened_on() -> None:

@@ -626,10 +626,15 @@ def test_writer_close_frames() -> None:
     assert writer.close(None) == writer.close(0) == b"\x88\x00"
 
 
-@pytest.mark.parametrize("code", [1005, 1006, 1015, 999, 5000])
-def test_writer_refuses_close_codes_that_cannot_be_sent(code: int) -> None:
-    with pytest.raises(ValueError, match=f"Close code {code} cannot be sent"):
+@pytest.mark.parametrize("code", [-1, 65536])
+def test_writer_refuses_close_codes_that_do_not_fit(code: int) -> None:
+    with pytest.raises(ValueError, match=f"Close code {code} does not fit"):
         FrameWriter().close(code)
+
+
+@pytest.mark.parametrize("code", [999, 1005, 1015, 5000, 65535])
+def test_writer_sends_reserved_close_codes_as_aiohttp(code: int) -> None:
+    assert FrameWriter().close(code, b"r") == b"\x88\x03" + code.to_bytes(2, "big") + b"r"
 
 
 def test_writer_refuses_oversized_control_frames() -> None:
