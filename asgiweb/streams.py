@@ -90,6 +90,12 @@ class StreamReader:
     def feed_eof(self) -> None:
         """Mark the end of the body (transport side)."""
         self._eof = True
+        if self._paused and self._flow is not None:
+            # Nothing more of this body can come: what the transport holds back now is the
+            # next request's, and a handler that never reads this buffer (a 413 by
+            # Content-Length) must not leave the connection paused for good.
+            self._paused = False
+            self._flow.resume_reading()
         self._wake()
         for fut in self._eof_waiters:
             if not fut.done():

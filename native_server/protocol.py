@@ -157,6 +157,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
     # Class-level defaults: a connection that never upgrades pays nothing for them.
     _upgrade_tail = b""  # bytes after an upgrade head, before its channel takes over
     _websocket: NativeWebSocket | None = None
+    _rejected: ProtocolError | None = None  # answered once the requests before it are
 
     def __init__(self, server: Server) -> None:
         self._server = server
@@ -177,6 +178,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._busy = False
         self._current_reader: StreamReader = EMPTY_PAYLOAD
         self._keepalive_handle: asyncio.TimerHandle | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
         self._read_paused = False
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -222,6 +224,9 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._transport = None
         self._server.connection_lost(self)
         self._cancel_keepalive()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         error = ConnectionResetError("Connection lost")
         if not self._reader.is_eof():
             self._reader.set_exception(error)
@@ -329,11 +334,12 @@ class HttpProtocol(asyncio.BufferedProtocol):
     def data_received(self, data: bytes | memoryview) -> None:
         if self._closing:
             return
+        error = None
         try:
             events = self._parser.feed(data)
         except ProtocolError as exc:
-            self._reject(exc)
-            return
+            # What came before the fault in this read is still served, ahead of the error.
+            events, error = exc.events, exc
         for event in events:
             if type(event) is bytes:
                 self._reader.feed_data(event)
@@ -342,6 +348,9 @@ class HttpProtocol(asyncio.BufferedProtocol):
                     self._reader.feed_eof()
             else:
                 assert isinstance(event, RequestHead)
+                if self._head_timer is not None:  # this head is complete
+                    self._head_timer.cancel()
+                    self._head_timer = None
                 reader = EMPTY_PAYLOAD
                 if event.has_body:
                     reader = StreamReader(flow=self, limit=self._server.read_bufsize)
@@ -350,6 +359,13 @@ class HttpProtocol(asyncio.BufferedProtocol):
                 if event.upgrade:
                     # What follows this head is not HTTP: keep it for the handler's channel.
                     self.data_received = self._data_after_upgrade  # type: ignore[method-assign]
+        if error is not None:
+            self._reject(error)
+            return
+        if self._head_timer is None and self._parser.head_pending:
+            timeout = self._server.header_read_timeout
+            if timeout:
+                self._head_timer = self._loop.call_later(timeout, self._head_timed_out)
         if self._pending and not self._busy:
             self._serve_next()
         if len(self._pending) > self._server.max_pipelined:
@@ -387,16 +403,57 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self.resume_reading()
         return channel
 
+    def _head_timed_out(self) -> None:
+        """A head began ``header_read_timeout`` seconds ago and has not ended: 408, close."""
+        self._head_timer = None
+        if self._transport is None or self._closing or not self._parser.head_pending:
+            return
+        if self._busy or self._pending:
+            # A pipelined head behind a response in flight: its time starts when it is next.
+            timeout = self._server.header_read_timeout or 0
+            self._head_timer = self._loop.call_later(timeout, self._head_timed_out)
+            return
+        self._reject(ProtocolError(408, "Timed out reading the request head"))
+
     def _reject(self, exc: ProtocolError) -> None:
-        """Answer what the parser refused, then close: the byte stream cannot be trusted."""
-        self._closing = True
-        self._pending.clear()
-        if not self._reader.is_eof():
+        """Answer what the parser refused, then close: the byte stream cannot be trusted.
+
+        Requests read before the fault are answered first, in order, as a pipelining
+        client expects (RFC 9112 9.3.2); the error answers the request it broke.
+        """
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        reader = self._reader
+        if not reader.is_eof():
             # A handler may be reading this body: it fails rather than waits for ever.
-            self._reader.set_exception(RequestPayloadError(exc.reason))
-        if self._busy or self._transport is None:
-            # A response is in flight; interleaving another one would corrupt it. The worker
-            # closes the connection once it is done.
+            reader.set_exception(RequestPayloadError(exc.reason))
+            if self._pending and self._pending[-1][1] is reader:
+                self._pending.pop()  # not started yet: the error is its answer
+            elif self._busy:
+                # The request in flight broke its own body: its handler's response (or a
+                # dropped connection) is its answer. The worker closes once it is done.
+                self._closing = True
+                return
+        if self._transport is None:
+            self._closing = True
+        elif self._busy or self._pending:
+            # Interleaving the error with a response in flight would corrupt both: it waits
+            # its turn (see _run), and nothing more is read.
+            self._rejected = exc
+            self.data_received = self._discard  # type: ignore[method-assign]
+            if not self._busy:
+                self._serve_next()
+        else:
+            self._answer(exc)
+
+    def _discard(self, data: bytes | memoryview) -> None:
+        """Reads after a fault: never parsed, the stream cannot be trusted."""
+
+    def _answer(self, exc: ProtocolError) -> None:
+        """Write the error response and close."""
+        self._closing = True
+        if self._transport is None:
             return
         resp = error_response(None, exc.status, message=exc.reason)
         body = resp.body or b""
@@ -451,6 +508,8 @@ class HttpProtocol(asyncio.BufferedProtocol):
                 return
         if self._pending:
             self._serve_next()
+        elif self._rejected is not None:  # the requests before the fault are answered
+            self._answer(self._rejected)
         elif self._transport is not None:
             self._arm_keepalive()
 

@@ -33,6 +33,7 @@ class Server:
         handler_cancellation: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
         keepalive_timeout: float = 75.0,
+        header_read_timeout: float | None = 30.0,
         tcp_keepalive: bool = True,
         logger: logging.Logger = server_logger,
         access_log_class: Any = None,
@@ -52,6 +53,9 @@ class Server:
         self.handler_cancellation = handler_cancellation
         self._loop = loop
         self.keepalive_timeout = keepalive_timeout
+        # From a head's first byte to its last; past it, 408 and close (slowloris). None or
+        # 0: no bound (aiohttp has none; keepalive_timeout still closes an idle connection).
+        self.header_read_timeout = header_read_timeout
         self.tcp_keepalive = tcp_keepalive
         self.logger = logger
         self.debug = debug

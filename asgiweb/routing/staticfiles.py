@@ -157,7 +157,9 @@ class StaticResource(PrefixResource):
     ) -> URL:
         """The URL of ``filename`` under the prefix, with ``?v=<hash>`` if asked and found."""
         name = os.fspath(filename).replace(os.sep, "/").lstrip("/")
-        url = URL.build(path=f"{self.canonical}/{quote(name, safe=_FILENAME_SAFE)}", encoded=True)
+        # surrogateescape: a file name that is not UTF-8 is linked by its very bytes.
+        quoted = quote(name.encode("utf-8", "surrogateescape"), safe=_FILENAME_SAFE)
+        url = URL.build(path=f"{self.canonical}/{quoted}", encoded=True)
         if append_version is None:
             append_version = self._append_version
         if append_version:
@@ -237,15 +239,29 @@ class StaticResource(PrefixResource):
         ``path`` (under the root) names the directory in URLs; ``real`` is read.
         """
         relative = Path(path).relative_to(self._directory).as_posix()
-        title = html.escape(f"Index of /{relative}")
+        title = html.escape(_shown(f"Index of /{relative}"))
         items = []
         for entry in sorted(Path(real).iterdir(), key=lambda entry: entry.name):
-            label = entry.name + ("/" if entry.is_dir() else "")
             name = entry.name if relative == "." else f"{relative}/{entry.name}"
+            label = entry.name + ("/" if self._lists_as_directory(entry, name) else "")
             href = self.url_for(filename=name, append_version=False)
-            items.append(f'<li><a href="{html.escape(str(href))}">{html.escape(label)}</a></li>')
+            label = html.escape(_shown(label))
+            items.append(f'<li><a href="{html.escape(str(href))}">{label}</a></li>')
         body = "\n".join(items)
         return (
             f"<html>\n<head>\n<title>{title}</title>\n</head>\n<body>\n"
             f"<h1>{title}</h1>\n<ul>\n{body}\n</ul>\n</body>\n</html>"
         )
+
+    def _lists_as_directory(self, entry: Path, name: str) -> bool:
+        """Whether the listing marks ``entry`` as a directory. A symlink we would not
+        follow is not looked through: a "/" would tell that a directory exists outside."""
+        if not self._follow_symlinks and entry.is_symlink() and self._locate(name) is None:
+            return False
+        return entry.is_dir()
+
+
+def _shown(name: str) -> str:
+    """``name`` as text a page can carry: bytes that are not UTF-8 (kept by the file
+    system as surrogates) become U+FFFD instead of failing the whole listing."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -17,12 +17,17 @@ __all__ = ["ProtocolError", "RequestParser", "ConnectionInfo", "END_OF_MESSAGE"]
 
 
 class ProtocolError(Exception):
-    """The peer broke HTTP/1.1; answer with ``status`` and close the connection."""
+    """The peer broke HTTP/1.1; answer with ``status`` and close the connection.
+
+    ``events`` are those the same :meth:`RequestParser.feed` completed before the fault:
+    requests pipelined ahead of a bad one are still answered, in order, before it.
+    """
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.events: list[object] = []
 
 
 class _EndOfMessage:
@@ -247,9 +252,17 @@ class RequestParser:
         self._events.append(body)
 
     def on_message_complete(self) -> None:
+        if self._watch_line and (self._spanned or self._feed_size > self._max_head_size):
+            # Trailers that ended in this feed: bounded as in one read as in many.
+            self._measure_head()
         self._watch_line = False
         if not self._upgrade_body:  # else the message ends after the body counted in feed()
             self._events.append(END_OF_MESSAGE)
+
+    @property
+    def head_pending(self) -> bool:
+        """True while a request head has begun and not ended (it continues in a later feed)."""
+        return self._in_head
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, data: bytes | memoryview) -> list[object]:
@@ -269,17 +282,22 @@ class RequestParser:
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, ProtocolError):
+                cause.events = events  # what came before the fault is still served
                 raise cause from None
             raise
         except httptools.HttpParserInvalidMethodError:
-            raise ProtocolError(400, "Invalid method") from None
+            raise _refused(events, 400, "Invalid method") from None
         except httptools.HttpParserInvalidURLError:
-            raise ProtocolError(400, "Invalid request target") from None
+            raise _refused(events, 400, "Invalid request target") from None
         except httptools.HttpParserError as exc:
-            raise ProtocolError(*_classify(str(exc))) from None
+            raise _refused(events, *_classify(str(exc))) from None
         if self._watch_line:  # a head, or trailers, continue in the next read
-            self._check_partial_line(data)
-            self._measure_head()
+            try:
+                self._check_partial_line(data)
+                self._measure_head()
+            except ProtocolError as exc:
+                exc.events = events
+                raise
             self._spanned = True
         return events
 
@@ -333,6 +351,12 @@ class RequestParser:
             )
 
 
+def _refused(events: list[object], status: int, reason: str) -> ProtocolError:
+    error = ProtocolError(status, reason)
+    error.events = events  # what came before the fault is still served
+    return error
+
+
 def _too_long(what: str, limit: int, size: int) -> str:
     # aiohttp's wording, so a client or log sees the same reason on either server.
     return f"Got more than {limit} bytes ({size}) when reading {what} is too long."
@@ -363,8 +387,22 @@ def _check_transfer_coding(headers: list[tuple[bytes, bytes]], version: object) 
         return  # a Content-Length body
     if version is HttpVersion10:
         raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
-    if codings.strip().lower() != b"chunked":
-        raise ProtocolError(501, "Transfer-Encoding other than chunked is not implemented")
+    if codings.strip().lower() == b"chunked":
+        return
+    # A list, its empty elements ignored (RFC 9110 5.6.1). llhttp has already refused most
+    # malformed lists; these checks do not depend on it.
+    listed = [c.strip(b" \t").lower() for c in codings.split(b",")]
+    listed = [c for c in listed if c]
+    if listed == [b"chunked"]:
+        return
+    if listed.count(b"chunked") != 1 or listed[-1] != b"chunked":
+        # RFC 9112 6.3: chunked not final, the length is unknown: 400 (a MUST), and 6.1:
+        # never chunked twice.
+        raise ProtocolError(400, _BAD_CODINGS)
+    raise ProtocolError(501, "Transfer-Encoding other than chunked is not implemented")
+
+
+_BAD_CODINGS: Final = "Transfer-Encoding without chunked as its only final coding"
 
 
 # Host values seen valid: a site sees few, so most requests skip the regex.
@@ -385,7 +423,7 @@ def _upgrade_body_length(headers: list[tuple[bytes, bytes]]) -> int:
 
 
 def _classify(message: str) -> tuple[int, str]:
-    lowered = message.lower()
-    if "transfer-encoding" in lowered and "content-length" not in lowered:
-        return 501, message  # RFC 9112 6.1: a transfer coding we do not implement
+    # llhttp refuses a Transfer-Encoding only when chunked is not its final coding, or is
+    # there twice (a coding it does not know, before chunked, it accepts: see
+    # _check_transfer_coding). RFC 9112 6.3 asks 400 for that, not 501.
     return 400, message or "Bad request"
