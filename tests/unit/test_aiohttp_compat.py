@@ -5,6 +5,7 @@ install() changes a process for good, so each case runs in a fresh interpreter.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -190,3 +191,46 @@ def test_aiohttps_cli_is_asgiwebs_under_the_runner() -> None:
     assert result.returncode == 0, result.stderr
     assert "Serve an asgiweb Application on the native server" in result.stdout
     assert "Warning" not in result.stderr
+
+
+def test_gunicorn_through_the_runner_serves_an_unchanged_aiohttp_app(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    pytest.importorskip("gunicorn")
+    (tmp_path / "legacy.py").write_text(
+        "from aiohttp import web\n"
+        "async def hello(request):\n"
+        "    return web.Response(text='on ' + type(request).__module__)\n"
+        "app = web.Application()\n"
+        "app.router.add_get('/', hello)\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "asgiweb.aiohttp_compat", "-m", "gunicorn", "legacy:app",
+            "--bind", f"127.0.0.1:{port}", "--worker-class", "asgiweb.worker.GunicornWebWorker",
+        ],  # fmt: skip
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    assert answer.read() == b"on asgiweb.request"
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert "Traceback" not in output, output
