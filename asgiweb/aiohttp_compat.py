@@ -184,9 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [module, *args[2:]]
         with warnings.catch_warnings():
             # asgiweb.web is imported by install() already; running it as __main__ is fine.
-            warnings.filterwarnings(
-                "ignore", "'asgiweb.web' found in sys.modules", RuntimeWarning
-            )
+            warnings.filterwarnings("ignore", "'asgiweb.web' found in sys.modules", RuntimeWarning)
             runpy.run_module(module, run_name="__main__", alter_sys=True)
     else:
         sys.argv = args

@@ -503,9 +503,7 @@ class StreamResponse(MutableMapping[str, Any]):
             return self._sink
         method = request.method
         status = self._status
-        self._must_be_empty_body = (
-            method == hdrs.METH_HEAD or status in _BODILESS
-        )
+        self._must_be_empty_body = method == hdrs.METH_HEAD or status in _BODILESS
         return await self._start(request)
 
     async def _start(self, request: BaseRequest) -> ResponseSink:
@@ -983,9 +981,7 @@ class Response(StreamResponse):
             await super()._send(request)
             return
         status = self._status
-        empty = self._must_be_empty_body = (
-            head.method == "HEAD" or status in _BODILESS
-        )
+        empty = self._must_be_empty_body = head.method == "HEAD" or status in _BODILESS
         self._req = request
         sink = request._sink
         self._before_head()

@@ -32,9 +32,7 @@ def render(native: Path, asgi: Path) -> str:
     a_total, a_passed = _tally(asgi)
     rows = ["| aiohttp test file | tests | native server | under uvicorn |", "|---|---|---|---|"]
     for name in sorted(n_total):
-        rows.append(
-            f"| `{name}` | {n_total[name]} | {n_passed[name]} | {a_passed.get(name, 0)} |"
-        )
+        rows.append(f"| `{name}` | {n_total[name]} | {n_passed[name]} | {a_passed.get(name, 0)} |")
     n_sum, a_sum = sum(n_passed.values()), sum(a_passed.values())
     total = sum(n_total.values())
     rows.append(

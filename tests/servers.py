@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import subprocess
 import threading
 import time
 import traceback
@@ -188,13 +189,20 @@ def _stop(
     return fatal
 
 
-def _wait_listening(port: int, timeout: float = 10.0) -> None:
+def wait_listening(
+    port: int, timeout: float = 10.0, process: subprocess.Popen[str] | None = None
+) -> None:
+    """Return once something accepts connections on ``port``; raise if nothing does in
+    ``timeout`` seconds or if ``process`` (the server's, when it runs apart) exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
+            if process is not None and process.poll() is not None:
+                output = process.communicate()[0]
+                raise RuntimeError(f"the server exited before listening:\n{output}") from None
             time.sleep(0.01)
     raise RuntimeError(f"nothing listens on port {port}")
 
@@ -219,7 +227,7 @@ def serve(
         raise ValueError(kind)
     with _run_in_thread(main, sock, kind, expect_errors) as server:
         if kind == "hypercorn":
-            _wait_listening(server.port)
+            wait_listening(server.port)
         yield server
 
 

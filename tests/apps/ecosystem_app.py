@@ -50,9 +50,7 @@ async def greet(request: web.Request) -> dict[str, str]:
 
 
 async def rendered(request: web.Request) -> web.Response:
-    response = aiohttp_jinja2.render_template(
-        "hello.html", request, {"name": "render"}, status=201
-    )
+    response = aiohttp_jinja2.render_template("hello.html", request, {"name": "render"}, status=201)
     response.headers["X-Rendered"] = "yes"
     return response
 

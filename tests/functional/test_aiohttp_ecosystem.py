@@ -18,13 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from servers import wait_listening
 
 for _extension in (
     "aiohttp_cors",
@@ -79,18 +79,10 @@ def serve(path: str) -> Iterator[str]:
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"{path} server did not start:\n{process.communicate()[0]}")
+        try:
+            wait_listening(port, 20, process)
+        except RuntimeError as exc:
+            pytest.fail(f"{path} server did not start: {exc}")
         yield f"http://127.0.0.1:{port}"
     finally:
         if process.poll() is None:

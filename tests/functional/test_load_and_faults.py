@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from servers import wait_listening
 
 aiohttp = pytest.importorskip("aiohttp")
 
@@ -87,16 +88,11 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     process = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"server did not start:\n{process.communicate()[0]}")
-            time.sleep(0.05)
+    try:
+        wait_listening(port, 20, process)
+    except RuntimeError as exc:
+        process.kill()
+        pytest.fail(f"{request.param} server did not start: {exc}")
     running = Server(request.param, port, process)
     yield running
     running.stop()

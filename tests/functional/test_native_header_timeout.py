@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from servers import RunningServer, serve
+from servers import RunningServer, serve, wait_listening
 
 from asgiweb import web
 
@@ -119,15 +119,8 @@ def test_run_app_takes_it() -> None:
     )
     process = subprocess.Popen([sys.executable, "-c", program])
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=0.2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.05)
-        with sock:
+        wait_listening(port, 15)
+        with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\n")
             assert _read_all(sock).startswith(b"HTTP/1.1 408 ")
     finally:

@@ -138,11 +138,7 @@ def test_without_aiohttp_it_says_what_to_install() -> None:
 
 def test_runner_installs_before_the_program_runs(tmp_path: Path) -> None:
     script = tmp_path / "program.py"
-    script.write_text(
-        "import sys\n"
-        "from aiohttp import web\n"
-        "print(web.__name__, sys.argv[1:])\n"
-    )
+    script.write_text("import sys\nfrom aiohttp import web\nprint(web.__name__, sys.argv[1:])\n")
     result = subprocess.run(
         [sys.executable, "-m", "asgiweb.aiohttp_compat", str(script), "--flag"],
         cwd=ROOT,
@@ -211,8 +207,16 @@ def test_gunicorn_through_the_runner_serves_an_unchanged_aiohttp_app(tmp_path: P
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "asgiweb.aiohttp_compat", "-m", "gunicorn", "legacy:app",
-            "--bind", f"127.0.0.1:{port}", "--worker-class", "asgiweb.worker.GunicornWebWorker",
+            sys.executable,
+            "-m",
+            "asgiweb.aiohttp_compat",
+            "-m",
+            "gunicorn",
+            "legacy:app",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "asgiweb.worker.GunicornWebWorker",
         ],  # fmt: skip
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
