@@ -498,7 +498,9 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._current_reader = EMPTY_PAYLOAD
         if not keep:
             self._closing = True
-            if self._transport is not None:
+            if self._websocket is not None:
+                self._websocket.disconnect()  # lingers: the peer may still be sending
+            elif self._transport is not None:
                 self._transport.close()
             return
         if self._parser.upgraded and not self._pending:

@@ -24,6 +24,14 @@ _SMALL: Final = 16
 _SIZED: Final = frozenset({str, bytes})
 
 
+# How long a closed WebSocket connection keeps reading (and dropping) what the peer sends.
+_LINGER = 2.0
+
+
+def _drop(data: bytes | memoryview) -> None:
+    """Bytes after our close: not read."""
+
+
 class NativeWebSocket:
     """Frames in and out of an upgraded connection; implements
     :class:`~asgiweb.transport.WebSocketChannel`.
@@ -188,10 +196,21 @@ class NativeWebSocket:
             await protocol.drain()
 
     def disconnect(self) -> None:
-        # close(), not abort(): what is buffered (our close frame) still goes out.
-        transport = self._protocol._transport
-        if transport is not None:
+        protocol = self._protocol
+        transport = protocol._transport
+        if transport is None:
+            return
+        if not transport.can_write_eof():  # TLS: close(), which still sends what is buffered
             transport.close()
+            return
+        # Our close frame, then FIN; the socket itself closes when the peer's FIN arrives,
+        # or after _LINGER seconds. Closing it at once while the peer is still sending (the
+        # rest of a message over max_msg_size, say) makes the kernel answer with a reset,
+        # which can destroy our close frame before the peer has read it.
+        transport.write_eof()
+        protocol.data_received = _drop  # type: ignore[method-assign]
+        protocol.resume_reading()
+        protocol._loop.call_later(_LINGER, transport.close)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._protocol._extra_info(name, default)

@@ -299,7 +299,12 @@ def _hypercorn_main(app: Any, sock: socket.socket, options: dict[str, Any]) -> A
             if scope["type"] != "lifespan":
                 return await app(scope, receive, send)
 
+            failed = False
+
             async def watch(message: Any) -> None:
+                nonlocal failed
+                if message["type"] == "lifespan.startup.failed":
+                    failed = True
                 await send(message)
                 if message["type"] == "lifespan.startup.complete":
                     ready()
@@ -307,7 +312,10 @@ def _hypercorn_main(app: Any, sock: socket.socket, options: dict[str, Any]) -> A
             try:
                 await app(scope, receive, watch)
             finally:
-                ready()  # no lifespan support, or it ended: serving (or failing) either way
+                # A failed startup makes hypercorn raise, and the thread reports that error;
+                # signalling now would let the test see a server that is not there.
+                if not failed:
+                    ready()  # no lifespan support, or it ended: serving either way
 
         error_logger = logging.getLogger("hypercorn.error")
         error_logger.setLevel(logging.WARNING)
