@@ -7,14 +7,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from .typedefs import Handler as Handler
+
 if TYPE_CHECKING:
     from .app import Application
     from .request import BaseRequest, Request
     from .response import StreamResponse
 
 __all__ = ["AbstractRouter", "AbstractMatchInfo", "AbstractView", "AbstractAccessLogger"]
-
-Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 
 
 class AbstractRouter(ABC):

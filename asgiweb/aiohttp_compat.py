@@ -52,7 +52,7 @@ _FACADE_VIEWS = (
 #: aiohttp modules that are asgiweb modules under another name.
 _MODULE_ALIASES = {
     "aiohttp.test_utils": "asgiweb.test_utils",
-    "aiohttp.worker": "asgiweb.worker",
+    "aiohttp.worker": "native_server.worker",
 }
 #: Server ABCs in ``aiohttp.abc`` (a module the client shares) replaced by asgiweb's.
 _ABC_NAMES = ("AbstractRouter", "AbstractMatchInfo", "AbstractView", "AbstractAccessLogger")
@@ -150,7 +150,7 @@ def _facade_view(name: str) -> types.ModuleType:
 class _LazyAlias(types.ModuleType):
     """A module that is another module, imported on first use.
 
-    ``asgiweb.worker`` imports gunicorn: only a program that uses it pays for that.
+    ``native_server.worker`` imports gunicorn: only a program that uses it pays for that.
     """
 
     def __init__(self, name: str, target: str) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .helpers import web_logger
 from .keys import AppKey, BaseKey, RequestKey, ResponseKey
+from .lifecycle import ServedApplication
 from .middlewares import middleware
 from .request import Request
 from .routing import AbstractResource, SystemRoute, UrlDispatcher, UrlMappingMatchInfo
@@ -456,11 +457,24 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         kwargs.pop("loop", None)  # the running loop is used
         if access_log_class is not None:
             kwargs["access_log_class"] = access_log_class
-        self.freeze()
-        kwargs.setdefault("debug", self.debug)
-        kwargs.update(self._handler_args or {})
-        # _handle takes a Request: _make_request is what builds every request it gets.
-        return server_class(self._handle, request_factory=self._make_request, **kwargs)
+        served = self.serving()
+        served.freeze()
+        kwargs.setdefault("debug", served.debug)
+        kwargs.update(served.handler_args)
+        return server_class(served.handler, request_factory=served.request_factory, **kwargs)
+
+    def serving(self) -> ServedApplication:
+        """What a server needs to serve this application: its request entry point and
+        its one startup and shutdown sequence (``async with app.serving(): ...``).
+
+        Both transports use it; see :mod:`asgiweb.lifecycle`.
+        """
+        return ServedApplication(
+            self,
+            handler=self._handle,  # type: ignore[arg-type]  # takes the Request it is given
+            request_factory=self._make_request,
+            handler_args=self._handler_args,
+        )
 
     async def startup(self) -> None:
         """Run ``on_startup`` (cleanup contexts first, as aiohttp does)."""
@@ -536,7 +550,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             return self
         asgi = self._asgi
         if asgi is None:
-            from .asgi import ASGIAdapter
+            from .asgi.adapter import ASGIAdapter
 
             asgi = self._asgi = ASGIAdapter.for_app(self)
         if scope["type"] == "http":

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from . import hdrs
-from .response import Response, _checked_reason
+from .http.response_headers import checked_reason
+from .response import Response
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -77,7 +78,7 @@ class HTTPException(Response, Exception):
             # A base class (HTTPException, HTTPError, ...): it may be raised and chained,
             # as in aiohttp, but has no status to send (see prepare()).
             self._status = status
-            self._reason = _checked_reason(status, reason)
+            self._reason = checked_reason(status, reason)
             return
         super()._init_status(status, reason)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from . import hdrs
 from .http.codings import accepted_codings
-from .request import ETag, parse_etag
+from .http.request_headers import ETag, parse_etag
 from .response import StreamResponse
 from .streams import copy_file
 

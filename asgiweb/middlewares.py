@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .exceptions import HTTPMove, HTTPPermanentRedirect
 from .routing import SystemRoute
+from .typedefs import Handler as Handler
 
 if TYPE_CHECKING:
     from .request import Request
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["middleware", "normalize_path_middleware"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 
 _SLASHES_RE = re.compile(r"//+")
 _LEADING_SLASHES_RE = re.compile(r"^//+")

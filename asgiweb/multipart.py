@@ -1,4 +1,5 @@
-"""Streaming multipart reading (RFC 2046, RFC 7578) and the form parser behind ``post()``.
+"""Streaming multipart reading (RFC 2046, RFC 7578). The form parser behind ``post()``
+is :mod:`asgiweb.forms`.
 
 A :class:`MultipartReader` and the :class:`BodyPartReader` objects it returns share one
 buffer over the body. A part's data ends at the first ``CRLF--boundary`` followed by
@@ -14,18 +15,14 @@ whole buffered chunks without copying), else ``read(n)`` with ``at_eof()``. A
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import sys
-import tempfile
-import warnings
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import hdrs
-from .exceptions import HTTPRequestEntityTooLarge
 from .http.mime import DecompressSizeError, MultipartError, PartDecoder
 from .http.multipart_part import (
     HeaderLimitError,
@@ -38,9 +35,10 @@ from .http.multipart_part import (
     parse_header_line,
     parse_multipart_type,
 )
+from .multipart_buffer import READ_SIZE, SharedBuffer
 
 if TYPE_CHECKING:
-    from .request import BaseRequest
+    from .forms import FileField, read_form
 
 __all__ = [
     "BodyPartReader",
@@ -59,12 +57,6 @@ __all__ = [
 DEFAULT_MAX_FIELD_SIZE = 8190
 DEFAULT_MAX_HEADERS = 128
 DEFAULT_MAX_DECOMPRESS_SIZE = 2**25
-DEFAULT_MAX_FIELDS = 1000  # aiohttp 3.14's client_max_fields
-# The part headers of a whole form may total client_max_size, and never less than this:
-# the least the native server allows a request head (see docs/differences.md).
-MIN_HEADER_BUDGET = 2**16
-SPOOL_MAX_SIZE = 2**20
-_READ_SIZE = 2**16
 _BASE64_SPACE = b" \t\r\n"
 
 
@@ -74,83 +66,6 @@ class UnknownEncodingError(MultipartError, RuntimeError):
     A :class:`RuntimeError`, as aiohttp raises, and a :class:`MultipartError` (a
     ``ValueError``) so that ``request.post()`` answers 400.
     """
-
-
-# -- the shared buffer -----------------------------------------------------------------------
-def _chunk_reader(source: Any) -> Callable[[], Awaitable[bytes]]:
-    """How to get the next chunk from ``source``: ``readany()``, else ``read(n)``."""
-    readany = getattr(source, "readany", None)
-    if readany is not None:
-        return readany  # type: ignore[no-any-return]
-    read, at_eof = source.read, getattr(source, "at_eof", None)
-
-    async def read_some() -> bytes:
-        # at_eof() first: some streams fail, rather than return b"", when read past the end.
-        if at_eof is not None and at_eof():
-            return b""
-        return await read(_READ_SIZE)  # type: ignore[no-any-return]
-
-    return read_some
-
-
-class _Buffer:
-    """Bytes read from a source and not yet consumed; shared by a reader and its parts."""
-
-    __slots__ = ("source", "_read", "data", "pos", "eof")
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-        self._read: Callable[[], Awaitable[bytes]] | None = None  # resolved on first use
-        self.data = b""
-        self.pos = 0
-        self.eof = False
-
-    def __len__(self) -> int:
-        return len(self.data) - self.pos
-
-    async def fill(self) -> bool:
-        """Append the next chunk from the source; False once the source is exhausted."""
-        if self.eof:
-            return False
-        if self._read is None:
-            self._read = _chunk_reader(self.source)
-        chunk = await self._read()
-        if not chunk:
-            self.eof = True
-            return False
-        # Callers fill only when what is left is shorter than a delimiter or a header line.
-        self.data = self.data[self.pos :] + chunk if self.pos < len(self.data) else bytes(chunk)
-        self.pos = 0
-        return True
-
-    def take(self, n: int) -> bytes:
-        start = self.pos
-        self.pos = start + n
-        return self.data[start : start + n]
-
-    async def readline(self, limit: int) -> bytes:
-        """The next CRLF-terminated line without its CRLF; at most ``limit`` bytes long."""
-        scanned = 0
-        while True:
-            data, pos = self.data, self.pos
-            end = data.find(b"\r\n", pos + scanned, pos + limit + 2)
-            if end != -1:
-                self.pos = end + 2
-                return data[pos:end]
-            if len(data) - pos >= limit + 2:
-                raise HeaderLimitError(f"multipart header line longer than {limit} bytes")
-            scanned = max(0, len(data) - pos - 1)
-            if not await self.fill():
-                raise MultipartError("multipart body ended in the middle of a header line")
-
-    def give_back(self, start: int) -> None:
-        """Return the bytes from ``start`` on to the source, which reads them again."""
-        rest, self.data, self.pos = self.data[start:], b"", 0
-        unread = getattr(self.source, "unread_data", None)
-        if rest and unread is not None:
-            with warnings.catch_warnings():  # deprecated in aiohttp, and the way it is done
-                warnings.simplefilter("ignore", DeprecationWarning)
-                unread(rest)
 
 
 # -- readers ---------------------------------------------------------------------------------
@@ -180,8 +95,8 @@ class BodyPartReader(PartHeaders):
             boundary = boundary.encode("latin-1")
         self._dash = bytes(boundary)
         self._delim = b"\r\n" + self._dash  # RFC 2046 5.1.1: the CRLF belongs to the delimiter
-        self._own = not isinstance(content, _Buffer)  # then it gives back what it over-reads
-        self._buf = content if isinstance(content, _Buffer) else _Buffer(content)
+        self._own = not isinstance(content, SharedBuffer)  # then it gives back what it over-reads
+        self._buf = content if isinstance(content, SharedBuffer) else SharedBuffer(content)
         self._known = 0  # bytes at the front of the buffer known to be this part's data
         self._started = False  # whether the data starts with a delimiter has been decided
         self._ended = False  # the delimiter (or, if truncated, the end of the body) follows
@@ -411,7 +326,7 @@ class _PartStream:
         self._part = part
 
     async def readany(self) -> bytes:
-        return await self._part._read_some(_READ_SIZE)
+        return await self._part._read_some(READ_SIZE)
 
 
 class _ClientResponse(Protocol):
@@ -475,7 +390,7 @@ class MultipartReader:
         self.headers = headers
         self._subtype, boundary = parse_multipart_type(headers.get(hdrs.CONTENT_TYPE))
         self._dash = b"--" + boundary
-        self._buf = _Buffer(content)
+        self._buf = SharedBuffer(content)
         self._max_field_size = max_field_size
         self._max_headers = max_headers
         self._max_decompress_size = max_decompress_size
@@ -633,183 +548,17 @@ async def _read_default_charset(part: BodyPartReader) -> str:
         raise InvalidCharsetError(f"Invalid default charset {value!r}") from None
 
 
-# -- forms -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class FileField:
-    """An uploaded file, as a value of ``request.post()``."""
-
-    name: str
-    filename: str
-    file: IO[bytes]
-    content_type: str
-    headers: CIMultiDictProxy[str]
+# The form reader moved to asgiweb.forms, which reads parts with the classes above; its
+# names stay importable from here, resolved on first use so neither module imports the
+# other while it loads.
+_FORM_NAMES = frozenset(
+    {"FileField", "read_form", "DEFAULT_MAX_FIELDS", "MIN_HEADER_BUDGET", "SPOOL_MAX_SIZE"}
+)
 
 
-class _FormLimits:
-    """Running totals of form data against ``client_max_size`` and the field count (0: none)."""
-
-    __slots__ = ("max_size", "total", "max_fields", "fields", "max_header_bytes", "header_bytes")
-
-    def __init__(self, max_size: int, max_fields: int) -> None:
-        self.max_size = max_size or sys.maxsize
-        self.total = 0
-        self.max_fields = max_fields or sys.maxsize
-        self.fields = 0
-        self.max_header_bytes = max(self.max_size, MIN_HEADER_BUDGET)
-        self.header_bytes = 0
-
-    @property
-    def left(self) -> int:
-        return self.max_size - self.total
-
-    def add(self, n: int) -> None:
-        self.total += n
-        if self.total > self.max_size:
-            raise HTTPRequestEntityTooLarge(max_size=self.max_size, actual_size=self.total)
-
-    def add_headers(self, headers: Mapping[str, str]) -> None:
-        # Part headers are not field data (aiohttp 3.13 counts data only), yet a FileField
-        # keeps them: without a bound of their own, 1000 parts of 128 long header lines
-        # would hold a gigabyte under any client_max_size. A budget apart from the data's
-        # leaves an ordinary form all of the limit for its values.
-        self.header_bytes += sum(len(name) + len(value) for name, value in headers.items())
-        if self.header_bytes > self.max_header_bytes:
-            budget = self.max_header_bytes
-            raise HTTPRequestEntityTooLarge(
-                max_size=budget,
-                actual_size=self.header_bytes,
-                text=f"Maximum size of multipart part headers {budget} exceeded.",
-            )
-
-    def add_field(self) -> None:
-        self.fields += 1
-        if self.fields > self.max_fields:
-            # As aiohttp 3.14: many empty fields cost memory that no byte count sees.
-            raise HTTPRequestEntityTooLarge(
-                max_size=self.max_fields,
-                actual_size=self.fields,
-                text=f"Maximum number of form fields {self.max_fields} exceeded.",
-            )
-
-
-async def read_form(
-    request: BaseRequest,
-    *,
-    content: Any = None,
-    max_fields: int = DEFAULT_MAX_FIELDS,
-    spool_max_size: int = SPOOL_MAX_SIZE,
-) -> MultiDictProxy[str | bytes | FileField]:
-    """Parse a ``multipart/form-data`` body into fields, as ``request.post()`` returns them.
-
-    Text parts become ``str`` (non-text Content-Types stay ``bytes``); parts with a
-    filename become :class:`FileField` over a temporary file that spools to disk past
-    ``spool_max_size``. While reading, the decoded size of all fields together is held
-    to ``request.client_max_size``, their number to ``max_fields``, and the size of all
-    part headers together to ``client_max_size`` or 64 KiB, the larger (413 past any).
-    ``content`` replaces ``request.content`` when the body was already read.
-    """
-    reader = MultipartReader(request.headers, request.content if content is None else content)
-    limits = _FormLimits(request.client_max_size, max_fields)
-    fields: MultiDict[str | bytes | FileField] = MultiDict()
-    try:
-        await _read_fields(reader, limits, fields, spool_max_size)
-    except BaseException:
-        for value in fields.values():
-            if isinstance(value, FileField):
-                value.file.close()
-        raise
-    return MultiDictProxy(fields)
-
-
-async def _read_fields(
-    reader: MultipartReader,
-    limits: _FormLimits,
-    fields: MultiDict[str | bytes | FileField],
-    spool_max_size: int,
-) -> None:
-    charset = "utf-8"
-    async for part in reader:
-        limits.add_field()
-        limits.add_headers(part.headers)
-        if isinstance(part, MultipartReader):
-            raise MultipartError("nested multipart form fields are not supported here")
-        name = part.name
-        if name is None:
-            raise MultipartError("multipart form field without a name")
-        if part.filename:
-            fields.add(name, await _read_file(part, name, part.filename, limits, spool_max_size))
-            continue
-        value = await _read_value(part, limits)
-        ctype = part.headers.get(hdrs.CONTENT_TYPE)
-        if ctype is not None and not ctype.lower().startswith("text/"):
-            fields.add(name, value)  # as aiohttp: non-text values stay bytes
-            continue
-        text = _decode_text(name, value, part.get_charset(charset))
-        if name == "_charset_":  # a later one than the reader takes: it applies from here on
-            charset = checked_charset(text.strip())
-        fields.add(name, text)
-
-
-async def _read_value(part: BodyPartReader, size: _FormLimits) -> bytes:
-    pieces: list[bytes] = []
-
-    async def append(chunk: bytes) -> None:
-        pieces.append(chunk)
-
-    await _pump(part, size, append)
-    return b"".join(pieces)
-
-
-async def _read_file(
-    part: BodyPartReader, name: str, filename: str, size: _FormLimits, spool_max_size: int
-) -> FileField:
-    file = tempfile.SpooledTemporaryFile(max_size=spool_max_size)
-    loop = asyncio.get_running_loop()
-    written = 0
-
-    async def write(chunk: bytes) -> None:
-        nonlocal written
-        written += len(chunk)
-        if written > spool_max_size:
-            # On disk now (or rolling over to it): keep blocking file I/O off the event loop.
-            await loop.run_in_executor(None, file.write, chunk)
-        else:
-            file.write(chunk)
-
-    try:
-        await _pump(part, size, write)
-        file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    ctype = part.headers.get(hdrs.CONTENT_TYPE, "text/plain")  # RFC 7578 4.4's default
-    return FileField(name, filename, file, ctype, part.headers)
-
-
-async def _pump(
-    part: BodyPartReader, size: _FormLimits, write: Callable[[bytes], Awaitable[None]]
-) -> None:
-    """Decode ``part`` chunk by chunk into ``write``, counting each byte against ``size``."""
-    # Inflated data may not outgrow what is left of client_max_size either.
-    bound = min(part.max_decompress_size, size.left)
-    decoder = part._decoder(bound)
-    try:
-        while chunk := await part._read_some(_READ_SIZE):
-            if out := decoder.feed(chunk):
-                size.add(len(out))
-                await write(out)
-        out = decoder.finish()
-    except DecompressSizeError:
-        if bound < part.max_decompress_size:
-            size.add(bound + 1)  # raises 413: the form, not the part, is too large
-        raise
-    if out:
-        size.add(len(out))
-        await write(out)
-
-
-def _decode_text(name: str, value: bytes, charset: str) -> str:
-    try:
-        return value.decode(checked_charset(charset))
-    except UnicodeDecodeError:
-        raise MultipartError(f"form field {name!r} is not valid {charset}") from None
+def __getattr__(name: str) -> Any:
+    if name not in _FORM_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(".forms", __package__), name)
+    globals()[name] = value  # found directly from now on
+    return value

@@ -9,7 +9,6 @@ import json
 import socket
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, quote
@@ -19,25 +18,30 @@ from yarl import URL
 
 from . import hdrs
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
+from .forms import FileField, read_form
 from .helpers import ChainMapProxy, HttpVersion, reify
 from .http.cookies import parse_cookie_header
+from .http.mime import MultipartError
 from .http.request_headers import (
     ETag,
     check_etag_value,
+    parse_content_type,
     parse_etag,
     parse_etag_list,
     parse_forwarded,
+    parse_http_date,
     parse_range,
 )
 from .keys import RequestKey
-from .streams import StreamReader
+from .multipart import MultipartReader
+from .streams import EMPTY_PAYLOAD, StreamReader
+from .transport import RequestHead
 
 if TYPE_CHECKING:
     from .app import Application
-    from .multipart import MultipartReader
     from .response import StreamResponse
     from .routing import UrlMappingMatchInfo
-    from .transport import RequestHead, ResponseSink
+    from .transport import ResponseSink
 
 __all__ = [
     "BaseRequest",
@@ -54,18 +58,6 @@ _T = TypeVar("_T")
 
 _POST_METHODS = frozenset({"POST", "PUT", "PATCH", "TRACE", "DELETE"})
 _FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
-
-
-def _parse_http_date(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed
 
 
 class BaseRequest(MutableMapping[str, Any]):
@@ -112,50 +104,12 @@ class BaseRequest(MutableMapping[str, Any]):
         client_max_size: int | None = None,
     ) -> BaseRequest:
         """A copy of this request with some attributes replaced."""
-        from .transport import RequestHead
-
-        old = self._head
-        path, query_string = old.path, old.query_string
-        if rel_url is not None:
-            url = URL(rel_url)
-            if url.absolute:
-                raise ValueError("rel_url should be a relative URL")
-            path, query_string = url.raw_path, url.raw_query_string
-        new_headers = old.headers
-        raw_headers = old._raw
-        expect = old.expect
-        if headers is not None:
-            new_headers = CIMultiDictProxy(CIMultiDict(headers))
-            raw_headers = tuple(
-                (k.encode("utf-8"), v.encode("utf-8")) for k, v in new_headers.items()
-            )
-            expect = hdrs.EXPECT in new_headers
-        head = RequestHead(
-            method if method is not None else old.method,
-            path,
-            query_string,
-            old.version,
-            new_headers,
-            raw_headers,
-            scheme=old.scheme,
-            root_path=old.root_path,
-            keep_alive=old.keep_alive,
-            expect=expect,
-            has_body=old.has_body,
-            upgrade=old.upgrade,
-            peername=old.peername,
-            sockname=old.sockname,
-            transport=old.transport,
-            extra_info=old.extra_info,
-        )
+        head = _cloned_head(self._head, method, rel_url, headers)
         new = self._clone_into(head, client_max_size)
         new._authority = self._target_authority()
-        if scheme is not None:
-            new._cache["scheme"] = scheme
-        if host is not None:
-            new._cache["host"] = host
-        if remote is not None:
-            new._cache["remote"] = remote
+        for name, value in (("scheme", scheme), ("host", host), ("remote", remote)):
+            if value is not None:
+                new._cache[name] = value  # what the reified property would compute
         new._read_bytes = self._read_bytes
         return new
 
@@ -367,16 +321,7 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @reify
     def _content_type_params(self) -> tuple[str, dict[str, str]]:
-        raw = self._head.headers.get(hdrs.CONTENT_TYPE)
-        if raw is None:
-            return "application/octet-stream", {}
-        main, *params = raw.split(";")
-        parsed = {}
-        for param in params:
-            key, _, val = param.strip().partition("=")
-            if key:
-                parsed[key.lower()] = val.strip().strip('"')
-        return main.strip().lower() or "application/octet-stream", parsed
+        return parse_content_type(self._head.headers.get(hdrs.CONTENT_TYPE))
 
     @property
     def content_type(self) -> str:
@@ -393,15 +338,15 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @reify
     def if_modified_since(self) -> datetime.datetime | None:
-        return _parse_http_date(self._head.headers.get(hdrs.IF_MODIFIED_SINCE))
+        return parse_http_date(self._head.headers.get(hdrs.IF_MODIFIED_SINCE))
 
     @reify
     def if_unmodified_since(self) -> datetime.datetime | None:
-        return _parse_http_date(self._head.headers.get(hdrs.IF_UNMODIFIED_SINCE))
+        return parse_http_date(self._head.headers.get(hdrs.IF_UNMODIFIED_SINCE))
 
     @reify
     def if_range(self) -> datetime.datetime | None:
-        return _parse_http_date(self._head.headers.get(hdrs.IF_RANGE))
+        return parse_http_date(self._head.headers.get(hdrs.IF_RANGE))
 
     @reify
     def if_match(self) -> tuple[ETag, ...] | None:
@@ -425,7 +370,7 @@ class BaseRequest(MutableMapping[str, Any]):
     @property
     def body_exists(self) -> bool:
         """True when the request has a body, read or not."""
-        return self._payload is not _empty_payload()
+        return self._payload is not EMPTY_PAYLOAD
 
     @property
     def can_read_body(self) -> bool:
@@ -482,8 +427,6 @@ class BaseRequest(MutableMapping[str, Any]):
         return self._post
 
     async def _read_multipart_form(self) -> MultiDictProxy[Any]:
-        from .multipart import FileField, MultipartError, read_form
-
         content = None
         if self._read_bytes is not None:  # read() already drained the stream
             content = StreamReader()
@@ -504,8 +447,6 @@ class BaseRequest(MutableMapping[str, Any]):
 
     async def multipart(self) -> MultipartReader:
         """A :class:`~asgiweb.multipart.MultipartReader` over the body; reads are not kept."""
-        from .multipart import MultipartReader
-
         return MultipartReader(self.headers, self._payload)
 
     @property
@@ -526,10 +467,40 @@ class BaseRequest(MutableMapping[str, Any]):
         return self._sink.started
 
 
-def _empty_payload() -> StreamReader:
-    from .streams import EMPTY_PAYLOAD
-
-    return EMPTY_PAYLOAD
+def _cloned_head(old: RequestHead, method: str | None, rel_url: Any, headers: Any) -> RequestHead:
+    """A copy of ``old`` with the method, target or headers that :meth:`BaseRequest.clone`
+    replaces."""
+    path, query_string = old.path, old.query_string
+    if rel_url is not None:
+        url = URL(rel_url)
+        if url.absolute:
+            raise ValueError("rel_url should be a relative URL")
+        path, query_string = url.raw_path, url.raw_query_string
+    new_headers = old.headers
+    raw_headers = old._raw
+    expect = old.expect
+    if headers is not None:
+        new_headers = CIMultiDictProxy(CIMultiDict(headers))
+        raw_headers = tuple((k.encode("utf-8"), v.encode("utf-8")) for k, v in new_headers.items())
+        expect = hdrs.EXPECT in new_headers
+    return RequestHead(
+        method if method is not None else old.method,
+        path,
+        query_string,
+        old.version,
+        new_headers,
+        raw_headers,
+        scheme=old.scheme,
+        root_path=old.root_path,
+        keep_alive=old.keep_alive,
+        expect=expect,
+        has_body=old.has_body,
+        upgrade=old.upgrade,
+        peername=old.peername,
+        sockname=old.sockname,
+        transport=old.transport,
+        extra_info=old.extra_info,
+    )
 
 
 class Request(BaseRequest):

@@ -54,7 +54,9 @@ class StreamReader:
         self._flow = flow
         self._pull = pull
         self._pulling = False
-        self._paused = False
+        #: True while this reader holds its transport's reading paused (its buffer is past
+        #: the high-water mark); a transport reads it before resuming for another reason.
+        self.paused = False
         self._low_water = limit
         self._high_water = limit * 2
         self.total_bytes = 0
@@ -83,18 +85,18 @@ class StreamReader:
         self._size += len(data)
         self.total_bytes += len(data)
         self._wake()
-        if self._flow is not None and not self._paused and self._size > self._high_water:
-            self._paused = True
+        if self._flow is not None and not self.paused and self._size > self._high_water:
+            self.paused = True
             self._flow.pause_reading()
 
     def feed_eof(self) -> None:
         """Mark the end of the body (transport side)."""
         self._eof = True
-        if self._paused and self._flow is not None:
+        if self.paused and self._flow is not None:
             # Nothing more of this body can come: what the transport holds back now is the
             # next request's, and a handler that never reads this buffer (a 413 by
             # Content-Length) must not leave the connection paused for good.
-            self._paused = False
+            self.paused = False
             self._flow.resume_reading()
         self._wake()
         for fut in self._eof_waiters:
@@ -181,8 +183,8 @@ class StreamReader:
             self._buffer[0] = first[n:]
         self._size -= len(data)
         self._cursor += len(data)
-        if self._paused and self._size < self._low_water and self._flow is not None:
-            self._paused = False
+        if self.paused and self._size < self._low_water and self._flow is not None:
+            self.paused = False
             self._flow.resume_reading()
         return data
 
@@ -265,8 +267,8 @@ class StreamReader:
             self._buffer.clear()
             self._size = 0
             self._cursor += len(data)
-            if self._paused and self._flow is not None:
-                self._paused = False
+            if self.paused and self._flow is not None:
+                self.paused = False
                 self._flow.resume_reading()
             return data
         return self._take(n)
@@ -387,7 +389,7 @@ def decode_body(head: RequestHead, raw: StreamReader) -> StreamReader:
         try:
             await pull(reader)
         except zlib.error:
-            from .serving import RequestPayloadError  # serving imports what imports us
+            from .handling import RequestPayloadError  # handling imports what imports us
 
             reader.set_exception(RequestPayloadError(f"The body is not valid {coding} data"))
 

@@ -9,8 +9,8 @@ hands over a :class:`WebSocketChannel`, which owns only the wire work of message
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Generic, Protocol, TypeVar
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from .http.ws_handshake import DeflateParams
     from .ws_types import WSMessage
 
-__all__ = ["RequestHead", "ResponseSink", "WebSocketChannel", "WebSocketOpener"]
+__all__ = [
+    "HeldHeadSink",
+    "RequestHead",
+    "ResponseSink",
+    "WebSocketChannel",
+    "WebSocketOpener",
+    "blank_head",
+]
 
 
 class RequestHead:
@@ -78,7 +85,8 @@ class RequestHead:
         upgrade: bool = False,
         authority: str | None = None,
     ) -> None:
-        # Positional on the hot paths: the native parser builds one per request.
+        # (The native parser and the ASGI adapter start from blank_head() instead: a
+        # call with this many keywords is slow, and positions unreadable.)
         self.method = method
         # Percent-encoded path below ``root_path``, as the client sent it.
         self.path = path
@@ -149,6 +157,29 @@ class RequestHead:
         return tuple((name, value) for name, value in self._raw)
 
 
+_new = object.__new__
+
+
+def blank_head(
+    raw_headers: Sequence[tuple[bytes, bytes]] | Sequence[list[bytes]],
+    deferred: Callable[[Any], dict[str, Any]] | None = None,
+    source: Any = None,
+) -> RequestHead:
+    """A :class:`RequestHead` with only its raw headers set, for a transport to set the
+    other fields by name (a call with seventeen arguments costs more, and reads worse).
+
+    With ``deferred``, fields the transport leaves unset come from ``deferred(source)``
+    when first read: the ASGI adapter leaves in the scope what a plain request never reads.
+    """
+    head: RequestHead = _new(RequestHead)
+    head._raw = raw_headers
+    head._headers = None
+    if deferred is not None:
+        head._fill = deferred
+        head._fill_from = source
+    return head
+
+
 class ResponseSink(Protocol):
     """Where a response goes. Implemented once per transport.
 
@@ -158,6 +189,14 @@ class ResponseSink(Protocol):
 
     #: True when the server adds its own ``Date`` and ``Server`` headers (ASGI servers do).
     adds_default_headers: bool
+    #: True when the sink learns that the peer has gone: :meth:`write` then raises
+    #: :class:`ConnectionResetError` and ``request.transport`` is closing (or None). The
+    #: native sink learns it when the connection is lost, the ASGI ``http`` sink when it
+    #: reads ``http.disconnect`` (while the body is read or the response streams). A
+    #: foreign ASGI application mounted under asgiweb is told ASGI spec 2.4 (``send``
+    #: raises ``OSError``) only on such a sink (``asgiweb/interop/asgi_app.py``): ask
+    #: this, not which transport is beneath.
+    detects_disconnect: bool
     #: True once :meth:`start` has been called.
     started: bool
 
@@ -195,6 +234,44 @@ class ResponseSink(Protocol):
 
     def abort(self) -> None:
         """Give up on this response: the peer must not take a truncated body as whole."""
+
+
+_Head = TypeVar("_Head")
+
+
+class HeldHeadSink(Generic[_Head]):
+    """When a sink's response head goes out, for every sink: ``start()`` holds it, and it
+    leaves once, with the first body bytes or at :meth:`flush`, whichever comes first.
+    (Head and first bytes in one write: one packet, and a streamed response that flushes
+    shows its client the head at once.)
+
+    A sink stores its head, in its own form, in ``_held`` and sends it in
+    :meth:`_send_head`. Its ``write`` and ``write_eof`` may take the head inline, to send
+    it with the bytes: read ``_held``, and if it is not None, set it to None and send it.
+    """
+
+    __slots__ = ("_held", "started")
+
+    def __init__(self) -> None:
+        self._held: _Head | None = None
+        #: True once ``start()`` has been called.
+        self.started = False
+
+    @property
+    def head_held(self) -> bool:
+        """True while a head is recorded and not sent yet."""
+        return self._held is not None
+
+    async def flush(self) -> None:
+        """Send the held head now, if it has not gone yet."""
+        head = self._held
+        if head is not None:
+            self._held = None
+            await self._send_head(head)
+
+    def _send_head(self, head: _Head) -> Awaitable[None]:
+        """Send ``head`` alone (:meth:`flush`, or a body that cannot carry it)."""
+        raise NotImplementedError
 
 
 class WebSocketChannel(Protocol):
@@ -263,7 +340,8 @@ def scan_headers(
     lowercase: bool = False,
 ) -> tuple[int, bool, bool, bool, bytes | None]:
     """What a transport must know from the raw header names before routing:
-    ``(Host count, a body follows, Expect present, Upgrade present, Connection value)``.
+    ``(Host count, a body follows, Expect present, Upgrade present, Connection value)``;
+    the values of several Connection fields come joined with commas.
 
     Names are compared lower-cased (``lowercase``: they already are, as ASGI promises);
     one pass, shared by both transports.
@@ -283,7 +361,8 @@ def scan_headers(
         elif lname == b"transfer-encoding":
             has_body = True
         elif lname == b"connection":
-            connection = value
+            # Several fields are one list (RFC 9110 5.3): a later one must not hide "close".
+            connection = value if connection is None else connection + b", " + value
         elif lname == b"expect":
             expect = True
         else:

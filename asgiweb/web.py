@@ -23,9 +23,10 @@ from .app import AppKey, Application, CleanupError, NotAppKeyWarning, RequestKey
 from .exceptions import *  # noqa: F403
 from .exceptions import __all__ as _exceptions_all
 from .fileresponse import FileResponse
+from .forms import FileField
+from .handling import RequestPayloadError
 from .helpers import ChainMapProxy, HttpVersion, HttpVersion10, HttpVersion11
 from .middlewares import middleware, normalize_path_middleware
-from .multipart import FileField
 from .request import BaseRequest, ETag, Request
 from .response import (
     ContentCoding,
@@ -64,7 +65,6 @@ from .routing import (
     static,
     view,
 )
-from .serving import RequestPayloadError
 from .streams import StreamReader
 from .websocket import WebSocketReady, WebSocketResponse
 from .ws_types import WSCloseCode, WSMessage, WSMsgType

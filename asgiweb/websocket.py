@@ -12,11 +12,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar, overload
 
-from .exceptions import HTTPBadRequest, HTTPException, HTTPUpgradeRequired
-from .http.ws_handshake import Handshake, HandshakeError, handshake
+from .http.ws_handshake import HandshakeError
 from .response import StreamResponse
 from .streams import EofStream
-from .ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType
+from .ws_heartbeat import Heartbeat
+from .ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType, check_close, check_frame
+from .ws_upgrade import accept_handshake, negotiate, open_channel
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -32,21 +33,9 @@ _CLOSED_RECEIVES_BEFORE_ERROR: Final = 5
 _CLOSED_MESSAGE: Final = WSMessage(WSMsgType.CLOSED, None, None)
 _CLOSING_MESSAGE: Final = WSMessage(WSMsgType.CLOSING, None, None)
 _END_TYPES: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
-_SENDABLE: Final = frozenset(
-    {WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE, WSMsgType.PING, WSMsgType.PONG}
-)
-_MAX_CONTROL_PAYLOAD: Final = 125  # RFC 6455 §5.5
 # Looked up once for the per-message paths: attribute access on an Enum class is not free.
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
-
-
-class _UnsupportedVersion(HTTPUpgradeRequired, HTTPBadRequest):
-    """426 with the version we speak (RFC 6455 §4.4), and also an HTTPBadRequest: that
-    is what aiohttp raises for an unknown version, and what its users catch."""
-
-
-_HANDSHAKE_ERRORS: Final[dict[int, type[HTTPException]]] = {426: _UnsupportedVersion}
 
 
 class WSMessageTypeError(TypeError):
@@ -61,20 +50,6 @@ class WebSocketReady(NamedTuple):
 
     def __bool__(self) -> bool:
         return self.ok
-
-
-def _check_close(code: int, reason: bytes) -> None:
-    # As aiohttp: any code that fits the frame's two bytes goes out, even one RFC 6455
-    # §7.4 reserves (aiohttp's background_tasks example closes with 999).
-    if not 0 <= code <= 0xFFFF:
-        raise ValueError(f"Close code {code} does not fit in a close frame")
-    if len(reason) > _MAX_CONTROL_PAYLOAD - 2:
-        raise ValueError("Close reason longer than 123 bytes")
-
-
-def _handshake_error(exc: HandshakeError) -> HTTPException:
-    cls = _HANDSHAKE_ERRORS.get(exc.status, HTTPBadRequest)
-    return cls(text=exc.reason, headers=exc.headers or None)
 
 
 # True (the default) or False, as given for ``decode_text``: it decides whether TEXT
@@ -98,9 +73,7 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
     _close_wait: asyncio.Future[None] | None = None
     # What a pending receive() returns instead of the channel's message (CLOSING, ERROR).
     _injected: WSMessage | None = None
-    _heartbeat_handle: asyncio.TimerHandle | None = None
-    _ping_task: asyncio.Task[None] | None = None
-    _ping_sent_at = 0.0
+    _heartbeat_timer: Heartbeat | None = None
 
     @overload
     def __init__(
@@ -189,24 +162,14 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         """
         if self._channel is not None or self._eof_sent:
             return self._sink
-        shake = self._handshake(request)
-        opener = getattr(request._sink, "websocket", None)
-        channel = None
-        if opener is not None:
-            channel = opener(
-                deflate=shake.deflate,
-                max_msg_size=self._max_msg_size,
-                writer_limit=self._writer_limit,
-            )
-        if channel is None:
-            raise RuntimeError(
-                "Cannot upgrade this request to a WebSocket: its transport cannot switch "
-                "protocols (under ASGI, the server must deliver the handshake as a "
-                "'websocket' scope, not an 'http' one)"
-            )
-        if not self._decode_text:
-            # Every channel of ours has the switch; the seam's Protocol does not list it.
-            setattr(channel, "decode_text", False)  # noqa: B010
+        shake = accept_handshake(request, self._protocols, self._ws_compress)
+        channel = open_channel(
+            request,
+            shake,
+            max_msg_size=self._max_msg_size,
+            writer_limit=self._writer_limit,
+            decode_text=self._decode_text,
+        )
         self.set_status(101)  # whatever was set before: the answer to a handshake is 101
         self._headers.update(shake.headers)
         self.force_close()  # no HTTP keep-alive after an upgrade
@@ -218,38 +181,12 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         self._start_heartbeat(channel)
         return sink
 
-    def _negotiate(self, request: BaseRequest) -> Handshake:
-        """Check the opening handshake; raises :class:`HandshakeError`."""
-        return handshake(
-            request.method,
-            request.version,
-            request.headers,
-            protocols=self._protocols,
-            compress=self._ws_compress,
-        )
-
-    def _handshake(self, request: BaseRequest) -> Handshake:
-        try:
-            shake = self._negotiate(request)
-        except HandshakeError as exc:
-            raise _handshake_error(exc) from None
-        if shake.protocol is None and self._protocols:
-            offered = request.headers.get("Sec-WebSocket-Protocol")
-            if offered:
-                ws_logger.warning(
-                    "%s: Client protocols %r don\u2019t overlap server-known ones %r",
-                    request.remote,
-                    offered,
-                    self._protocols,
-                )
-        return shake
-
     def can_prepare(self, request: BaseRequest) -> WebSocketReady:
         """Whether :meth:`prepare` would accept ``request``, and the subprotocol it would pick."""
         if self._channel is not None:
             raise RuntimeError("Already started")
         try:
-            shake = self._negotiate(request)
+            shake = negotiate(request, self._protocols, self._ws_compress)
         except HandshakeError:
             return WebSocketReady(False, None)
         return WebSocketReady(True, shake.protocol)
@@ -364,10 +301,7 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
     ) -> None:
         """Send ``message`` as one frame of type ``opcode``, as given."""
         channel = self._live()
-        if opcode not in _SENDABLE:
-            raise ValueError(f"Cannot send a frame with opcode {opcode!r}")
-        if opcode >= WSMsgType.CLOSE and len(message) > _MAX_CONTROL_PAYLOAD:
-            raise ValueError("Control frame payload longer than 125 bytes")
+        check_frame(opcode, len(message))  # here, not in a channel: alike on every transport
         await channel.send(message, WSMsgType(opcode), compress)
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -397,7 +331,7 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         if self._closed:
             return False
         reason = _as_bytes(message)
-        _check_close(code, reason)
+        check_close(code, reason)
         self._set_closed()
         try:
             await channel.close(code, reason, drain=drain)
@@ -464,51 +398,34 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         while True:
             if self._waiting:
                 raise RuntimeError("Concurrent call to receive() is not allowed")
-            if self._closed:
-                self._conn_lost += 1
-                if self._conn_lost >= _CLOSED_RECEIVES_BEFORE_ERROR:
-                    raise RuntimeError("WebSocket connection is closed.")
-                if _iterating:
-                    raise StopAsyncIteration
-                return _CLOSED_MESSAGE
-            if self._closing:
-                if _iterating:
-                    raise StopAsyncIteration
-                return _CLOSING_MESSAGE
+            if self._closed or self._closing:
+                return self._after_close(_iterating)
+            # The read is written out here, not awaited as a helper coroutine: this runs
+            # once per message received.
+            self._waiting = True
+            failure: Exception | None = None
             try:
-                # What _read() does, inlined: this runs once per message received.
-                msg = _CLOSED_MESSAGE
-                self._waiting = True
-                try:
-                    if limit:
-                        async with asyncio.timeout(limit):
-                            msg = await channel.receive()
-                    else:
+                if limit:
+                    async with asyncio.timeout(limit):
                         msg = await channel.receive()
-                except Exception:
-                    if self._injected is None:
-                        raise
-                finally:
-                    self._waiting = False
-                    waiter = self._close_wait
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(None)
-                injected = self._injected
-                if injected is not None:
-                    self._injected = None
-                    msg = injected
-            except TimeoutError:
-                raise
-            except WebSocketError as exc:
-                # The channel answered nothing yet: fail the connection with the code.
-                self._close_code = exc.code
-                await self.close(code=exc.code)
-                return WSMessage(WSMsgType.ERROR, exc, None)
+                else:
+                    msg = await channel.receive()
             except Exception as exc:
-                self._exception = exc
-                self._set_closing(WSCloseCode.ABNORMAL_CLOSURE)
-                await self.close()
-                return WSMessage(WSMsgType.ERROR, exc, None)
+                msg, failure = _CLOSED_MESSAGE, exc
+            finally:
+                self._waiting = False
+                waiter = self._close_wait
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)  # a close() waiting for this read may go on
+            injected = self._injected
+            if injected is not None:
+                # What close() or the heartbeat decided while we waited comes first.
+                self._injected = None
+                msg = injected
+            elif failure is not None:
+                if isinstance(failure, TimeoutError):
+                    raise failure  # the caller's timeout: the connection stays up
+                return await self._receive_failed(failure)
             kind = msg.type
             if kind is _TEXT or kind is _BINARY:
                 return msg
@@ -517,6 +434,29 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
             if _iterating and kind in _END_TYPES:
                 raise StopAsyncIteration
             return msg
+
+    def _after_close(self, iterating: bool) -> WSMessage:
+        """What receive() gives once closed (CLOSED, then an error after a few calls) or
+        closing (CLOSING); for ``async for``, the end of the iteration."""
+        if self._closed:
+            self._conn_lost += 1
+            if self._conn_lost >= _CLOSED_RECEIVES_BEFORE_ERROR:
+                raise RuntimeError("WebSocket connection is closed.")
+        if iterating:
+            raise StopAsyncIteration
+        return _CLOSED_MESSAGE if self._closed else _CLOSING_MESSAGE
+
+    async def _receive_failed(self, exc: Exception) -> WSMessage:
+        """Fail the connection after receive() met ``exc``; the ERROR message to return."""
+        if isinstance(exc, WebSocketError):
+            # The channel answered nothing yet: fail the connection with the code.
+            self._close_code = exc.code
+            await self.close(code=exc.code)
+        else:
+            self._exception = exc
+            self._set_closing(WSCloseCode.ABNORMAL_CLOSURE)
+            await self.close()
+        return WSMessage(WSMsgType.ERROR, exc, None)
 
     async def _consumed(self, channel: WebSocketChannel, msg: WSMessage) -> bool:
         """Act on a control message or state change; True when receive() keeps waiting."""
@@ -596,49 +536,13 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         return msg
 
     # -- heartbeat ----------------------------------------------------------------------------
-    # One timer at a time, never reset per message: when it fires it compares against the
-    # channel's last activity and re-arms itself for what is left (as aiohttp does).
     def _start_heartbeat(self, channel: WebSocketChannel) -> None:
         if self._heartbeat is None or channel.server_managed:
             return  # under ASGI, the server's own ping settings apply
         assert self._loop is not None
-        channel.track_activity = True
-        due = max(channel.last_activity, self._loop.time()) + self._heartbeat
-        self._heartbeat_handle = self._loop.call_at(due, self._on_heartbeat)
-
-    def _on_heartbeat(self) -> None:
-        channel, loop, period = self._channel, self._loop, self._heartbeat
-        assert channel is not None and loop is not None and period is not None
-        self._heartbeat_handle = None
-        due = channel.last_activity + period
-        if loop.time() < due:  # the peer spoke since: it is alive
-            self._heartbeat_handle = loop.call_at(due, self._on_heartbeat)
-            return
-        self._ping_sent_at = loop.time()
-        self._heartbeat_handle = loop.call_at(
-            self._ping_sent_at + period / 2, self._on_pong_deadline
+        self._heartbeat_timer = Heartbeat(
+            self._loop, channel, self._heartbeat, lambda exc: self._abort(channel, exc)
         )
-        self._ping_task = loop.create_task(self._send_heartbeat_ping(channel))
-
-    async def _send_heartbeat_ping(self, channel: WebSocketChannel) -> None:
-        try:
-            await channel.send(b"", WSMsgType.PING)
-        except Exception as exc:
-            self._ping_task = None
-            self._abort(channel, exc)
-        else:
-            self._ping_task = None
-
-    def _on_pong_deadline(self) -> None:
-        channel, loop, period = self._channel, self._loop, self._heartbeat
-        assert channel is not None and loop is not None and period is not None
-        self._heartbeat_handle = None
-        if channel.last_activity > self._ping_sent_at:  # any bytes count as the answer
-            self._heartbeat_handle = loop.call_at(
-                channel.last_activity + period, self._on_heartbeat
-            )
-        else:
-            self._abort(channel, TimeoutError(f"No PONG received after {period / 2} seconds"))
 
     def _abort(self, channel: WebSocketChannel, exc: BaseException) -> None:
         """Drop the connection without a close frame: the peer stopped answering."""
@@ -652,14 +556,10 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         self._end(channel, WSCloseCode.ABNORMAL_CLOSURE)
 
     def _cancel_heartbeat(self) -> None:
-        handle = self._heartbeat_handle
-        if handle is not None:
-            self._heartbeat_handle = None
-            handle.cancel()
-        task = self._ping_task
-        if task is not None:
-            self._ping_task = None
-            task.cancel()
+        timer = self._heartbeat_timer
+        if timer is not None:
+            self._heartbeat_timer = None
+            timer.cancel()
 
 
 def _as_bytes(message: bytes | bytearray | memoryview | str) -> bytes:

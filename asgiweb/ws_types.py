@@ -1,6 +1,8 @@
-"""The public WebSocket types, as in aiohttp: message kinds, close codes, messages, errors.
+"""The public WebSocket types, as in aiohttp: message kinds, close codes, messages, errors;
+and the rules for what a server may send (:func:`check_frame`, :func:`check_close`).
 
-Transport-agnostic: the core uses them on the ASGI path and on the native server alike.
+Transport-agnostic: the core uses them on the ASGI path and on the native server alike,
+and the native frame codec takes its limits from here.
 """
 
 from __future__ import annotations
@@ -8,9 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-__all__ = ["WSCloseCode", "WSMessage", "WSMsgType", "WebSocketError"]
+__all__ = [
+    "MAX_CONTROL_PAYLOAD",
+    "SENDABLE_OPCODES",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketError",
+    "check_close",
+    "check_frame",
+]
 
 
 class WSCloseCode(IntEnum):
@@ -83,3 +94,38 @@ class WebSocketError(Exception):
 
     def __str__(self) -> str:
         return str(self.args[1])
+
+
+#: RFC 6455 §5.5: the most a control frame (CLOSE, PING, PONG) may carry.
+MAX_CONTROL_PAYLOAD: Final = 125
+#: The opcodes a server may send (RFC 6455 §5.2): whole messages and control frames.
+SENDABLE_OPCODES: Final = frozenset(
+    {WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE, WSMsgType.PING, WSMsgType.PONG}
+)
+
+# Set in the opcodes of control frames (RFC 6455 §5.5); a plain int: looking up an Enum
+# member on its class is slow, and check_frame() runs for every frame framed alone.
+_CONTROL: Final = 0x8
+
+
+def check_frame(opcode: int, size: int) -> None:
+    """Raise :class:`ValueError` unless a frame of type ``opcode`` with a payload of
+    ``size`` bytes may be sent (aiohttp's ``send_frame``)."""
+    if opcode not in SENDABLE_OPCODES:
+        raise ValueError(f"Cannot send a frame with opcode {opcode!r}")
+    if opcode & _CONTROL and size > MAX_CONTROL_PAYLOAD:
+        raise ValueError(f"Control frame payload longer than {MAX_CONTROL_PAYLOAD} bytes")
+
+
+def check_close(code: int | None, reason: bytes) -> None:
+    """Raise :class:`ValueError` unless a close frame can carry ``code`` and ``reason``;
+    ``code`` 0 or ``None`` is a close frame without a status (RFC 6455 §5.5.1)."""
+    if not code:
+        if reason:
+            raise ValueError("A close reason needs a close code")
+    elif not 0 < code <= 0xFFFF:
+        # Any code that fits is sent, as aiohttp does, even one RFC 6455 §7.4 reserves
+        # (aiohttp's background_tasks example closes with 999): the peer judges it.
+        raise ValueError(f"Close code {code} does not fit in a close frame")
+    elif len(reason) > MAX_CONTROL_PAYLOAD - 2:
+        raise ValueError(f"Close reason longer than {MAX_CONTROL_PAYLOAD - 2} bytes")

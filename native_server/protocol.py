@@ -5,142 +5,25 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import os
 import socket
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from multidict import CIMultiDict
-
-from asgiweb.serving import RequestPayloadError, error_response, respond
-from asgiweb.streams import EMPTY_PAYLOAD, StreamReader, copy_file, decode_body
+from asgiweb.handling import RequestPayloadError, error_response, respond
+from asgiweb.streams import EMPTY_PAYLOAD, StreamReader, decode_body
 from asgiweb.transport import RequestHead
 
+from .sink import NativeSink
 from .websocket import NativeWebSocket
-from .wire.parser import END_OF_MESSAGE, ConnectionInfo, ProtocolError, RequestParser
-from .wire.serializer import CONTINUE_100, LAST_CHUNK, frame_chunk, serialize_head
+from .wire.events import END_OF_MESSAGE
+from .wire.parser import ConnectionInfo, ProtocolError, RequestParser
+from .wire.serializer import serialize_head
 
 if TYPE_CHECKING:
     from asgiweb.http.ws_handshake import DeflateParams
 
     from .server import Server
 
-__all__ = ["HttpProtocol", "NativeSink"]
-
-# Like aiohttp's AIOHTTP_NOSENDFILE: some filesystems and sandboxes break sendfile(2).
-_SENDFILE = os.environ.get("ASGIWEB_NOSENDFILE", "") in ("", "0")
-
-
-class NativeSink:
-    """Frames a response onto the connection's transport."""
-
-    adds_default_headers = False
-    __slots__ = ("_protocol", "_version", "_head", "_chunked", "started", "keep_alive",
-                 "_continue_sent", "finished", "framing")  # fmt: skip
-
-    def __init__(self, protocol: HttpProtocol, version: tuple[int, int]) -> None:
-        self._protocol = protocol
-        self._version = version
-        self._head = b""
-        self._chunked = False
-        self.started = False
-        self.keep_alive = False
-        self._continue_sent = False
-        self.finished = False
-        # Bytes sent besides the body (head, chunk sizes): aiohttp's body_length, which
-        # the access log's %b prints, counts them.
-        self.framing = 0
-
-    def start(
-        self,
-        status: int,
-        reason: str,
-        headers: CIMultiDict[str],
-        chunked: bool,
-        keep_alive: bool,
-        body_allowed: bool,
-        flush: bool,
-    ) -> None:
-        self.started = True
-        self._chunked = chunked
-        # After a 101 the client speaks another protocol: no more HTTP on this connection.
-        self.keep_alive = keep_alive and status != 101
-        # Kept until the first body bytes (one write, one packet) or an explicit flush().
-        self._head = head = serialize_head(self._version, status, reason, headers.items())
-        self.framing = len(head)
-
-    async def flush(self) -> None:
-        head = self._head
-        if head:
-            self._head = b""
-            protocol = self._protocol
-            protocol.write(head)
-            if protocol._write_paused:
-                await protocol.drain()
-
-    async def write(self, data: bytes) -> None:
-        if self._chunked:
-            size = len(data)
-            data = frame_chunk(data)
-            self.framing += len(data) - size
-        if self._head:
-            data = self._head + data
-            self._head = b""
-        protocol = self._protocol
-        protocol.write(data)
-        if protocol._write_paused:
-            await protocol.drain()
-
-    async def write_eof(self, data: bytes = b"") -> None:
-        if self._chunked:
-            size = len(data)
-            data = frame_chunk(data) + LAST_CHUNK if data else LAST_CHUNK
-            self.framing += len(data) - size
-        if self._head:
-            data = self._head + data
-            self._head = b""
-        self.finished = True
-        if data:
-            protocol = self._protocol
-            protocol.write(data)
-            if protocol._write_paused:
-                await protocol.drain()
-
-    async def sendfile(self, file: BinaryIO, offset: int, count: int, chunk_size: int) -> None:
-        protocol = self._protocol
-        if self._head:
-            protocol.write(self._head)
-            self._head = b""
-        if count <= 0:
-            return
-        transport = protocol._transport
-        if transport is None:
-            raise ConnectionResetError("Connection lost")
-        if _SENDFILE and not self._chunked:
-            # Zero-copy where the OS allows; asyncio falls back to read/write by itself
-            # (for TLS, for instance). uvloop has no loop.sendfile at all: copy instead.
-            try:
-                await protocol._loop.sendfile(transport, file, offset, count)
-                return
-            except NotImplementedError:
-                pass
-        await copy_file(file, offset, count, chunk_size, self.write)
-
-    async def send_continue(self) -> None:
-        if not self.started and not self._continue_sent:
-            self._continue_sent = True
-            self._protocol.write(CONTINUE_100)
-
-    def abort(self) -> None:
-        self.keep_alive = False
-        self._protocol.abort()
-
-    def websocket(
-        self, *, deflate: DeflateParams | None, max_msg_size: int, writer_limit: int
-    ) -> NativeWebSocket | None:
-        """The WebSocket channel for this request's connection, if it was an upgrade."""
-        return self._protocol.open_websocket(
-            deflate=deflate, max_msg_size=max_msg_size, writer_limit=writer_limit
-        )
+__all__ = ["HttpProtocol"]
 
 
 class HttpProtocol(asyncio.BufferedProtocol):
@@ -341,22 +224,24 @@ class HttpProtocol(asyncio.BufferedProtocol):
             # What came before the fault in this read is still served, ahead of the error.
             events, error = exc.events, exc
         for event in events:
-            if type(event) is bytes:
+            if type(event) is bytes:  # body bytes: the most frequent event
                 self._reader.feed_data(event)
             elif event is END_OF_MESSAGE:
                 if self._reader is not EMPTY_PAYLOAD:
                     self._reader.feed_eof()
             else:
-                assert isinstance(event, RequestHead)
+                # The one type left. (isinstance() would narrow the union without this, but
+                # costs more than type() on every body chunk.)
+                head = cast(RequestHead, event)
                 if self._head_timer is not None:  # this head is complete
                     self._head_timer.cancel()
                     self._head_timer = None
                 reader = EMPTY_PAYLOAD
-                if event.has_body:
+                if head.has_body:
                     reader = StreamReader(flow=self, limit=self._server.read_bufsize)
                 self._reader = reader
-                self._pending.append((event, reader))
-                if event.upgrade:
+                self._pending.append((head, reader))
+                if head.upgrade:
                     # What follows this head is not HTTP: keep it for the handler's channel.
                     self.data_received = self._data_after_upgrade  # type: ignore[method-assign]
         if error is not None:
@@ -483,7 +368,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         pending = self._pending
         head, reader = pending.popleft()
         if self._read_paused and len(pending) <= self._server.max_pipelined:
-            if reader is EMPTY_PAYLOAD or not reader._paused:
+            if reader is EMPTY_PAYLOAD or not reader.paused:
                 self.resume_reading()
         self._busy = True
         self._current_reader = reader
@@ -534,7 +419,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         if (
             self._read_paused
             and len(self._pending) <= server.max_pipelined
-            and (reader is EMPTY_PAYLOAD or not reader._paused)
+            and (reader is EMPTY_PAYLOAD or not reader.paused)
         ):
             self.resume_reading()
 
@@ -584,7 +469,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None:
             return
-        if sink.started and not sink._head:
+        if sink.started and not sink.head_held:
             transport.abort()
         else:
             transport.close()

@@ -41,39 +41,11 @@ async def _run_app(
     runner = AppRunner(app, shutdown_timeout=shutdown_timeout, **runner_kwargs)  # type: ignore[arg-type]
     await runner.setup()
     try:
-        sites: list[BaseSite] = []
-        site_kwargs: dict[str, Any] = {"ssl_context": ssl_context, "backlog": backlog}
-        one: str | socket.socket  # the loops below bind hosts and paths, then sockets
-        if host is not None:
-            hosts = [host] if isinstance(host, str) else list(host)
-            for one in hosts:
-                sites.append(
-                    TCPSite(
-                        runner,
-                        one,
-                        port,
-                        reuse_address=reuse_address,
-                        reuse_port=reuse_port,
-                        **site_kwargs,
-                    )  # fmt: skip
-                )
-        elif path is None and sock is None or port is not None:
-            sites.append(
-                TCPSite(
-                    runner,
-                    port=port,
-                    reuse_address=reuse_address,
-                    reuse_port=reuse_port,
-                    **site_kwargs,
-                )  # fmt: skip
-            )
-        if path is not None:
-            for one in [path] if isinstance(path, str) else list(path):
-                sites.append(UnixSite(runner, one, **site_kwargs))
-        if sock is not None:
-            socks = [sock] if isinstance(sock, socket.socket) else list(sock)
-            for one in socks:
-                sites.append(SockSite(runner, one, **site_kwargs))
+        sites = _sites(
+            runner, host, port, path, sock,
+            ssl_context=ssl_context, backlog=backlog,
+            reuse_address=reuse_address, reuse_port=reuse_port,
+        )  # fmt: skip
         for site in sites:
             await site.start()
         if print is not None:
@@ -83,6 +55,37 @@ async def _run_app(
             await asyncio.sleep(3600)
     finally:
         await runner.cleanup()
+
+
+def _sites(
+    runner: AppRunner,
+    host: str | Iterable[str] | None,
+    port: int | None,
+    path: str | Iterable[str] | None,
+    sock: socket.socket | Iterable[socket.socket] | None,
+    *,
+    ssl_context: ssl_mod.SSLContext | None,
+    backlog: int,
+    reuse_address: bool | None,
+    reuse_port: bool | None,
+) -> list[BaseSite]:
+    """The sites to listen on: TCP for each host (or every interface when no path or
+    socket is given, or a port is), a Unix socket per path, and each socket given."""
+    sites: list[BaseSite] = []
+    site_kwargs: dict[str, Any] = {"ssl_context": ssl_context, "backlog": backlog}
+    tcp_kwargs = {"reuse_address": reuse_address, "reuse_port": reuse_port, **site_kwargs}
+    if host is not None:
+        for one_host in [host] if isinstance(host, str) else host:
+            sites.append(TCPSite(runner, one_host, port, **tcp_kwargs))
+    elif path is None and sock is None or port is not None:
+        sites.append(TCPSite(runner, port=port, **tcp_kwargs))
+    if path is not None:
+        for one_path in [path] if isinstance(path, str) else path:
+            sites.append(UnixSite(runner, one_path, **site_kwargs))
+    if sock is not None:
+        for one_sock in [sock] if isinstance(sock, socket.socket) else sock:
+            sites.append(SockSite(runner, one_sock, **site_kwargs))
+    return sites
 
 
 def _cancel_tasks(tasks: set[asyncio.Task[Any]], loop: asyncio.AbstractEventLoop) -> None:
@@ -130,12 +133,8 @@ def run_app(
     """Serve ``app`` until interrupted, then shut down gracefully."""
     if loop is None:
         loop = asyncio.new_event_loop()
-    if loop.get_debug() and access_log is not None and access_log.name == "asgiweb.access":
-        # As aiohttp does in debug mode: show the access log when nothing else was configured.
-        if access_log.level == logging.NOTSET:
-            access_log.setLevel(logging.DEBUG)
-        if not access_log.hasHandlers():
-            access_log.addHandler(logging.StreamHandler())
+    if loop.get_debug():
+        _show_access_log(access_log)
     main_task = loop.create_task(
         _run_app(
             app,
@@ -164,11 +163,26 @@ def run_app(
     except (GracefulExit, KeyboardInterrupt):
         pass
     finally:
-        try:
-            _cancel_tasks({main_task}, loop)
-            _cancel_tasks(asyncio.all_tasks(loop), loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            # Even when shutting down failed: an unclosed loop leaks its self-pipe sockets.
-            loop.close()
-            asyncio.set_event_loop(None)
+        _shut_down(loop, main_task)
+
+
+def _show_access_log(access_log: logging.Logger | None) -> None:
+    # As aiohttp does in debug mode: show the access log when nothing else was configured.
+    if access_log is None or access_log.name != "asgiweb.access":
+        return
+    if access_log.level == logging.NOTSET:
+        access_log.setLevel(logging.DEBUG)
+    if not access_log.hasHandlers():
+        access_log.addHandler(logging.StreamHandler())
+
+
+def _shut_down(loop: asyncio.AbstractEventLoop, main_task: asyncio.Task[None]) -> None:
+    """Cancel what still runs, finish async generators, close the loop."""
+    try:
+        _cancel_tasks({main_task}, loop)
+        _cancel_tasks(asyncio.all_tasks(loop), loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        # Even when shutting down failed: an unclosed loop leaks its self-pipe sockets.
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import socket
 import ssl as ssl_mod
@@ -11,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from asgiweb.accesslog import AccessLogger
+from asgiweb.lifecycle import stop_in_order
 
 from .server import Server
 
@@ -102,18 +104,14 @@ class BaseRunner(ABC):
         for site in list(self._sites):
             await site.stop()
         server = self._server
-        if server is not None:
-            server.pre_shutdown()
-            try:
-                await self.shutdown()
-            except Exception:
-                await self._finish(server)
-                raise
-        await self._finish(server)
+        if server is None:  # never set up, or its setup failed: what started still stops
+            await self._release()
+            return
+        server.pre_shutdown()
+        drain = functools.partial(server.shutdown, self._shutdown_timeout)
+        await stop_in_order(self.shutdown, drain, self._release)
 
-    async def _finish(self, server: Server | None) -> None:
-        if server is not None:
-            await server.shutdown(self._shutdown_timeout)
+    async def _release(self) -> None:
         await self._cleanup_server()
         self._server = None
         self._remove_signal_handlers()
@@ -176,29 +174,25 @@ class AppRunner(BaseRunner):
         kwargs["access_log_class"] = access_log_class
         super().__init__(handle_signals=handle_signals, **kwargs)
         self._app = app
+        self._served = app.serving()
 
     @property
     def app(self) -> Application:
         return self._app
 
     async def shutdown(self) -> None:
-        await self._app.shutdown()
+        await self._served.shutdown()
 
     async def _make_server(self) -> Server:
-        app = self._app
-        app.pre_freeze()
-        await app.startup()
-        app.freeze()
+        served = self._served = self._app.serving()  # each setup() is one serving sequence
+        await served.startup()
         kwargs = dict(self._kwargs)
-        if app._handler_args:
-            for key, value in app._handler_args.items():
-                kwargs[key] = value
-        kwargs.setdefault("debug", app.debug)
-        # _handle takes a Request: app._make_request is what builds every request it gets.
-        return Server(app._handle, request_factory=app._make_request, **kwargs)  # type: ignore[arg-type]
+        kwargs.update(served.handler_args)
+        kwargs.setdefault("debug", served.debug)
+        return Server(served.handler, request_factory=served.request_factory, **kwargs)
 
     async def _cleanup_server(self) -> None:
-        await self._app.cleanup()
+        await self._served.cleanup()
 
 
 class BaseSite(ABC):

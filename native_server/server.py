@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, overload
 
 from asgiweb.helpers import access_logger, server_logger
 from asgiweb.request import BaseRequest
 from asgiweb.response import StreamResponse
+from asgiweb.typedefs import RequestHandler
 
 from .protocol import HttpProtocol
 
 __all__ = ["Server"]
-
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
 
 
 class Server:
@@ -27,7 +26,7 @@ class Server:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: RequestHandler,
         *,
         request_factory: Callable[..., BaseRequest] | None = None,
         handler_cancellation: bool = False,
@@ -142,7 +141,7 @@ class Server:
             return HttpProtocol(self)
         asgi = self._asgi
         if asgi is None:
-            from asgiweb.asgi import ASGIAdapter
+            from asgiweb.asgi.adapter import ASGIAdapter
 
             asgi = self._asgi = ASGIAdapter(
                 self.handler, self.request_factory, debug=self.debug, logger=self.logger

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from asgiweb.ws_types import WSMessage, WSMsgType
 
-from .wire.websocket import FrameReader, FrameWriter, WebSocketProtocolError
+from .wire.websocket import FrameReader, FrameWriter, WebSocketProtocolError, close_payload
 
 if TYPE_CHECKING:
     from asgiweb.http.ws_handshake import DeflateParams
@@ -19,6 +19,7 @@ __all__ = ["NativeWebSocket"]
 
 _CLOSED: Final = WSMessage(WSMsgType.CLOSED, None, None)
 _CLOSING: Final = WSMessage(WSMsgType.CLOSING, None, None)
+_CLOSE: Final = WSMsgType.CLOSE
 # What a queued control message or close code counts for against the read limit.
 _SMALL: Final = 16
 _SIZED: Final = frozenset({str, bytes})
@@ -38,12 +39,13 @@ class NativeWebSocket:
 
     Bytes from the peer are parsed as they arrive and complete messages are queued;
     when the queue holds more than twice ``read_limit`` bytes the transport stops
-    reading until the application has taken it down to ``read_limit``.
+    reading until the application has taken it down to ``read_limit``. What is sent is
+    framed as given: ``WebSocketResponse`` has checked it, as it does on every transport.
     """
 
     server_managed = False
 
-    __slots__ = ("_protocol", "_loop", "_reader", "_writer", "_small_heads", "compress",
+    __slots__ = ("_protocol", "_loop", "_reader", "_encode", "compress",
                  "last_activity", "track_activity", "_queue", "_queued", "_low_water",
                  "_paused", "_error", "_eof", "_waiter", "_interrupted")  # fmt: skip
 
@@ -59,8 +61,7 @@ class NativeWebSocket:
         self._protocol = protocol
         self._loop = protocol._loop
         self._reader = FrameReader(max_msg_size=max_msg_size, deflate=deflate)
-        self._writer = FrameWriter(deflate=deflate)
-        self._small_heads = self._writer.small_heads
+        self._encode = FrameWriter(deflate=deflate).encode
         self.compress = deflate.server_max_window_bits if deflate is not None else 0
         self.last_activity = self._loop.time()
         self.track_activity = False
@@ -180,18 +181,13 @@ class NativeWebSocket:
         if isinstance(data, str):
             data = data.encode("utf-8")
         protocol = self._protocol
-        heads = self._small_heads
-        size = len(data)
-        if heads is not None and size < 126 and opcode in heads:
-            protocol.write(heads[opcode][size] + data)  # the common reply
-        else:
-            protocol.write(self._writer.frame(data, opcode, compress))
+        protocol.write(self._encode(data, opcode, compress))
         if protocol._write_paused:
             await protocol.drain()
 
     async def close(self, code: int, reason: bytes, *, drain: bool = True) -> None:
         protocol = self._protocol
-        protocol.write(self._writer.close(code, reason))
+        protocol.write(self._encode(close_payload(code, reason), _CLOSE))
         if drain and protocol._write_paused:
             await protocol.drain()
 

@@ -1,8 +1,8 @@
 """Hostile HTTP/1.1 requests and what the native server answers (issue 16).
 
 One table, two users: tests/functional/test_hostile_corpus.py sends each case over a real
-socket to the native server; tests/unit/test_parser_differential.py feeds the same bytes to
-our parser, raw httptools and h11 and compares how each frames them.
+socket to the native server; tests/unit/native_server/wire/test_parser_differential.py
+feeds the same bytes to our parser, raw httptools and h11 and compares how each frames them.
 
 Expected statuses follow RFC 9112/9110. Where aiohttp 3.13 (its default C parser, which is
 llhttp; its Python parser where it differs) answers otherwise, the case says so and why we

@@ -1,10 +1,13 @@
 """Sans-IO parsers for request header values: entity tags (RFC 9110 8.8.3, 13.1),
-``Forwarded`` (RFC 7239) and byte ``Range`` (RFC 9110 14.2)."""
+``Forwarded`` (RFC 7239), byte ``Range`` (RFC 9110 14.2), HTTP dates and
+``Content-Type``."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -13,8 +16,10 @@ __all__ = [
     "ETag",
     "check_etag_value",
     "parse_etag",
+    "parse_content_type",
     "parse_etag_list",
     "parse_forwarded",
+    "parse_http_date",
     "parse_range",
 ]
 
@@ -140,3 +145,31 @@ def parse_range(value: str | None) -> slice:
         if start is end is None:
             raise ValueError("No start or end of range specified")
     return slice(start, end, 1)
+
+
+def parse_http_date(value: str | None) -> datetime.datetime | None:
+    """An HTTP date (``If-Modified-Since`` and the like), in UTC when it names no zone;
+    None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
+
+
+def parse_content_type(raw: str | None) -> tuple[str, dict[str, str]]:
+    """A ``Content-Type`` value as its lower-cased media type and its parameters (keys
+    lower-cased, quotes stripped); ``application/octet-stream`` when absent or empty."""
+    if raw is None:
+        return "application/octet-stream", {}
+    main, *params = raw.split(";")
+    parsed = {}
+    for param in params:
+        key, _, val = param.strip().partition("=")
+        if key:
+            parsed[key.lower()] = val.strip().strip('"')
+    return main.strip().lower() or "application/octet-stream", parsed

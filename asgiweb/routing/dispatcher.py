@@ -76,58 +76,72 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
 
     # -- resolution -----------------------------------------------------------------------
     async def resolve(self, request: Request) -> UrlMappingMatchInfo:
-        """Find the route for ``request``; a failed match carries a 404 or 405."""
-        found = self.resolve_nowait(request)
-        if found is not None:
-            return found
-        allowed: set[str] = set()
+        """Find the route for ``request``; a failed match carries a 404 or 405.
+
+        The candidates, in order: the resources no path prefix indexes (domain
+        sub-apps), then the index buckets of the path's prefixes, longest first.
+        :meth:`resolve_nowait` walks the buckets; here are awaited what it cannot answer
+        without awaiting: those first resources, and each bucket it stops at.
+        """
+        if not self._unindexed:
+            found = self.resolve_nowait(request)
+            if found is not None:
+                return found  # the common case, with no _Walk to make
+        walk = _Walk()
         for resource in self._unindexed:
             match_info, methods = await resource.resolve(request)
             if match_info is not None:
                 return match_info
-            allowed |= methods
-        method = request.method
-        path = route_path(request)
-        part = path
-        while True:
-            for resource in self._index.get(part, ()):
+            walk.allowed |= methods
+        while (found := self.resolve_nowait(request, walk)) is None:
+            for resource in self._index[walk.awaited]:  # type: ignore[index]
                 match_info, methods = await resource.resolve(request)
                 if match_info is not None:
                     return match_info
-                allowed |= methods
-            if part == "/" or not part:
-                break
-            part = part.rpartition("/")[0] or "/"
-        return _failed_match(method, allowed)
+                walk.allowed |= methods
+        return found
 
-    def resolve_nowait(self, request: Request) -> UrlMappingMatchInfo | None:
-        """:meth:`resolve` without awaiting, for the common case where every candidate
-        is a plain or dynamic resource; None when only :meth:`resolve` can answer."""
-        if self._unindexed:
-            return None  # domain sub-apps come first, and their rules are awaited
-        method = request._head.method
-        path = request._head.path
+    def resolve_nowait(
+        self, request: Request, walk: _Walk | None = None
+    ) -> UrlMappingMatchInfo | None:
+        """:meth:`resolve` where nothing needs awaiting (plain and dynamic resources);
+        None when some candidate does. ``walk``, from :meth:`resolve`, resumes past the
+        bucket it awaited and records the next one to await."""
+        head = request._head
+        path = head.path
         if "%" in path:
             path = route_path(request)
+        method = head.method
+        part = path
         allowed: set[str] | None = None
+        awaited: str | None = None
+        if walk is None:
+            if self._unindexed:
+                return None  # domain sub-apps come first, and their rules are awaited
+        else:
+            allowed = walk.allowed
+            awaited = walk.awaited
+            if awaited is not None:
+                part = awaited
         index = self._index
         combined = self._combined
         if combined is None:
             combined = self._combine_buckets()
         special = self._special_keys
-        part = path
         while True:
             bucket = index.get(part)
-            if bucket:
+            if bucket and part is not awaited:
                 combo = combined.get(part)
-                walk = True
+                scan = True
                 if combo is not None:
                     match = combo.match(path, method)
                     if match.__class__ is UrlMappingMatchInfo:
                         return match
-                    walk = match is True  # the path is here, the method is not: collect Allow
-                if walk:
+                    scan = match is True  # the path is here, the method is not: collect Allow
+                if scan:
                     if part in special:
+                        if walk is not None:
+                            walk.awaited = part
                         return None  # a prefix or sub-app resource: only resolve() awaits it
                     for resource in bucket:
                         match_dict = resource._match(path)  # type: ignore[attr-defined]
@@ -136,7 +150,9 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                         route = resource._route_for(method)  # type: ignore[attr-defined]
                         if route is not None:
                             return UrlMappingMatchInfo(match_dict, route)
-                        allowed = resource.allowed_methods() | (allowed or set())  # type: ignore[attr-defined]
+                        if allowed is None:
+                            allowed = set()
+                        allowed |= resource.allowed_methods()  # type: ignore[attr-defined]
             if part == "/" or not part:
                 break
             part = part.rpartition("/")[0] or "/"
@@ -324,6 +340,17 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._named_resources
+
+
+class _Walk:
+    """How far :meth:`UrlDispatcher.resolve` has walked: the Allow methods collected,
+    and the bucket it awaited last (None before any)."""
+
+    __slots__ = ("allowed", "awaited")
+
+    def __init__(self) -> None:
+        self.allowed: set[str] = set()
+        self.awaited: str | None = None
 
 
 def _failed_match(method: str, allowed: set[str]) -> MatchInfoError:

@@ -14,6 +14,7 @@ from yarl import URL
 from .. import hdrs
 from ..abc import AbstractMatchInfo, AbstractView
 from ..exceptions import HTTPException, HTTPExpectationFailed
+from ..typedefs import Handler as Handler
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -29,7 +30,6 @@ __all__ = [
     "MatchInfoError",
 ]
 
-Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 ExpectHandler = Callable[["Request"], Awaitable["StreamResponse | None"]]
 
 

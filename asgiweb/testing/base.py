@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from yarl import URL
 
-from ..asgi import ResponseAborted
+from ..asgi.adapter import ResponseAborted
 
 if TYPE_CHECKING:
     import ssl

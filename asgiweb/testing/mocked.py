@@ -33,6 +33,7 @@ class MockSink:
     """A response sink that keeps what a response sends, for assertions."""
 
     adds_default_headers = False
+    detects_disconnect = False
 
     def __init__(self) -> None:
         self.started = False

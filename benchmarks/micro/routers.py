@@ -20,7 +20,7 @@ LAYOUTS = ("distinct", "shared")
 
 
 def make_request(method: str, path: str) -> web.Request:
-    """A request with no transport behind it, as tests/unit/test_routing.py builds them."""
+    """A request with no transport behind it, as tests/unit/asgiweb/test_routing.py builds them."""
     raw_path, _, query = path.partition("?")
     head = RequestHead(
         method, raw_path, query, web.HttpVersion11, CIMultiDictProxy(CIMultiDict()), ()

@@ -6,7 +6,8 @@ import pytest
 from multidict import CIMultiDict
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from native_server.wire.parser import END_OF_MESSAGE, ParsedHead, RequestParser
+from asgiweb.transport import RequestHead
+from native_server.wire.parser import END_OF_MESSAGE, RequestParser
 from native_server.wire.serializer import serialize_head
 
 HEADS = {
@@ -36,7 +37,7 @@ def test_parse_request_head(benchmark: BenchmarkFixture, kind: str) -> None:
     # One parser for every round, as one keep-alive connection parses request after request.
     parser = RequestParser()
     events = benchmark(parser.feed, HEADS[kind])
-    assert isinstance(events[0], ParsedHead) and events[-1] is END_OF_MESSAGE
+    assert isinstance(events[0], RequestHead) and events[-1] is END_OF_MESSAGE
 
 
 def test_serialize_response_head(benchmark: BenchmarkFixture) -> None:

@@ -1,7 +1,9 @@
 """WebSocket framing (RFC 6455 §5) and permessage-deflate (RFC 7692), server side, sans-IO.
 
 :class:`FrameReader` turns bytes from a client into :class:`~asgiweb.ws_types.WSMessage`
-objects; :class:`FrameWriter` turns the server's messages into frames. No sockets here.
+objects, refusing what breaks the protocol; :class:`FrameWriter` turns the server's
+messages into frames. What the server may send is ruled in :mod:`asgiweb.ws_types`,
+which ``WebSocketResponse`` applies on every transport. No sockets here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ import zlib
 from typing import Final
 
 from asgiweb.http.ws_handshake import DeflateParams
-from asgiweb.ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType
+from asgiweb.ws_types import (
+    MAX_CONTROL_PAYLOAD,
+    SENDABLE_OPCODES,
+    WebSocketError,
+    WSCloseCode,
+    WSMessage,
+    WSMsgType,
+    check_close,
+    check_frame,
+)
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
@@ -23,6 +34,7 @@ __all__ = [
     "WebSocketProtocolError",
     "apply_mask",
     "build_frame",
+    "close_payload",
     "is_valid_close_code",
 ]
 
@@ -42,18 +54,11 @@ _CONTINUATION: Final = 0x0
 _TEXT: Final = 0x1
 _PING: Final = 0x9
 _PONG: Final = 0xA
-_SENDABLE_OPCODES: Final = frozenset(
-    {WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE, WSMsgType.PING, WSMsgType.PONG}
-)
-_MAX_CONTROL_PAYLOAD: Final = 125  # RFC 6455 §5.5
 # RFC 7692 §7.2.1: a sender strips this from the end of each compressed message.
 _DEFLATE_TAIL: Final = b"\x00\x00\xff\xff"
 _AFTER_FINAL_BLOCK: Final = (_DEFLATE_TAIL, b"\x00" + _DEFLATE_TAIL)
 # Below this size one big-int XOR beats four bytes.translate() passes (measured).
 _SMALL_PAYLOAD: Final = 512
-_DATA_OPCODES: Final = frozenset({0x1, 0x2})
-# The two-byte heads of small final TEXT and BINARY frames, built once.
-_SMALL_DATA_HEADS: Final = {op: [bytes((_FIN | op, n)) for n in range(126)] for op in (0x1, 0x2)}
 # First bytes of a final, uncompressed TEXT or BINARY frame: FIN set, no RSV bits.
 _PLAIN_FINAL_DATA: Final = frozenset({_FIN | 0x1, _FIN | 0x2})
 # WSMessage is a NamedTuple: building it through tuple.__new__ skips its Python __new__.
@@ -66,6 +71,24 @@ _BINARY_MESSAGE: Final = WSMsgType.BINARY
 _pack_16: Final = struct.Struct("!BBH").pack
 _pack_64: Final = struct.Struct("!BBQ").pack
 _pack_code: Final = struct.Struct("!H").pack
+
+
+def _head(first: int, size: int, masked: int = 0) -> bytes:
+    """A frame's first byte and payload length (RFC 6455 §5.2), ``masked`` or 0 for the bit."""
+    if size < 126:
+        return bytes((first, size | masked))
+    if size < 65536:
+        return _pack_16(first, 126 | masked, size)
+    return _pack_64(first, 127 | masked, size)
+
+
+# Every frame the server sends without compressing it, with a payload below 126 bytes,
+# has one of these heads (FIN set, no RSV bit): built once, by opcode then payload size.
+_SMALL_HEADS: Final = {
+    int(op): [_head(_FIN | op, n) for n in range(126)] for op in SENDABLE_OPCODES
+}
+# Under permessage-deflate data messages are compressed (RSV1 set): control frames only.
+_SMALL_CONTROL_HEADS: Final = {op: heads for op, heads in _SMALL_HEADS.items() if op & _CONTROL}
 
 
 class WebSocketProtocolError(WebSocketError):
@@ -133,17 +156,15 @@ def build_frame(
 ) -> bytes:
     """One frame (RFC 6455 §5.2). Servers never mask (§5.1); ``mask`` is for tests/clients."""
     first = opcode | (_FIN if fin else 0) | (_RSV1 if rsv1 else 0)
-    masked = _MASKED if mask is not None else 0
-    size = len(payload)
-    if size < 126:
-        head = bytes((first, size | masked))
-    elif size < 65536:
-        head = _pack_16(first, 126 | masked, size)
-    else:
-        head = _pack_64(first, 127 | masked, size)
-    if mask is not None:
-        return head + mask + apply_mask(payload, mask)
-    return head + payload
+    if mask is None:
+        return _head(first, len(payload)) + payload
+    return _head(first, len(payload), _MASKED) + mask + apply_mask(payload, mask)
+
+
+def close_payload(code: int | None, reason: bytes) -> bytes:
+    """A close frame's payload (RFC 6455 §5.5.1), empty when ``code`` is 0 or ``None``;
+    unchecked (see :func:`asgiweb.ws_types.check_close`)."""
+    return _pack_code(code) + reason if code else b""
 
 
 class _Inflater:
@@ -381,8 +402,8 @@ class FrameReader:
             raise _fail(f"Reserved opcode {opcode}")  # §5.2
         if not first & _FIN:
             raise _fail("Fragmented control frame")  # §5.5
-        if size > _MAX_CONTROL_PAYLOAD:
-            raise _fail("Control frame payload longer than 125 bytes")  # §5.5
+        if size > MAX_CONTROL_PAYLOAD:
+            raise _fail(f"Control frame payload longer than {MAX_CONTROL_PAYLOAD} bytes")  # §5.5
         if first & _RSV1:
             raise _fail("RSV1 set on a control frame")  # RFC 7692 §6.1
 
@@ -508,32 +529,38 @@ class _Deflater:
 
 class FrameWriter:
     """Builds server frames: never masked (RFC 6455 §5.1); data messages are compressed
-    when permessage-deflate was negotiated (``deflate``), control frames never are."""
+    when permessage-deflate was negotiated (``deflate``), control frames never are.
+
+    :meth:`encode` frames what it is given, for a caller that has applied the rules of
+    :mod:`asgiweb.ws_types` (as ``WebSocketResponse`` does); the other methods apply
+    them first and raise :class:`ValueError` for what may not be sent.
+    """
+
+    __slots__ = ("_deflater", "_small_heads")
 
     def __init__(
         self, *, deflate: DeflateParams | None = None, level: int = zlib.Z_BEST_SPEED
     ) -> None:
         self._deflater = _Deflater(deflate, level) if deflate is not None else None
-        #: Without deflate, the whole head of a final TEXT or BINARY frame with a payload
-        #: below 126 bytes, by opcode then payload size: such a frame is head + payload.
-        self.small_heads: dict[int, list[bytes]] | None = (
-            _SMALL_DATA_HEADS if deflate is None else None
-        )
+        self._small_heads = _SMALL_HEADS if deflate is None else _SMALL_CONTROL_HEADS
+
+    def encode(self, payload: bytes, opcode: int, compress: int | None = None) -> bytes:
+        """One whole message or control frame of ``payload``, unchecked. ``compress``
+        overrides the window bits for this message; it is ignored without deflate."""
+        size = len(payload)
+        if size < 126:
+            heads = self._small_heads.get(opcode)
+            if heads is not None:
+                return heads[size] + payload  # the common reply: _head(), cached
+        deflater = self._deflater
+        if deflater is None or opcode & _CONTROL:
+            return build_frame(opcode, payload)
+        return build_frame(opcode, deflater.compress(payload, compress), rsv1=True)
 
     def frame(self, payload: bytes, opcode: int, compress: int | None = None) -> bytes:
-        """One whole message or control frame, as aiohttp's ``send_frame``. ``compress``
-        overrides the window bits for this message; it is ignored without deflate."""
-        if self._deflater is None and opcode in _DATA_OPCODES and len(payload) < 126:
-            return _SMALL_DATA_HEADS[opcode][len(payload)] + payload  # the common reply
-        if opcode not in _SENDABLE_OPCODES:
-            raise ValueError(f"Cannot send a frame with opcode {opcode!r}")
-        if opcode & _CONTROL:
-            if len(payload) > _MAX_CONTROL_PAYLOAD:
-                raise ValueError("Control frame payload longer than 125 bytes")
-            return build_frame(opcode, payload)
-        if self._deflater is not None:
-            return build_frame(opcode, self._deflater.compress(payload, compress), rsv1=True)
-        return build_frame(opcode, payload)
+        """:meth:`encode`, checked as aiohttp's ``send_frame``."""
+        check_frame(opcode, len(payload))
+        return self.encode(payload, opcode, compress)
 
     def text(self, data: str, *, compress: int | None = None) -> bytes:
         """A TEXT message."""
@@ -555,14 +582,5 @@ class FrameWriter:
         """A CLOSE frame; ``code`` ``None`` or 0 sends one without a status (§5.5.1)."""
         if isinstance(reason, str):
             reason = reason.encode("utf-8")
-        if not code:
-            if reason:
-                raise ValueError("A close reason needs a close code")
-            return build_frame(WSMsgType.CLOSE, b"")
-        if not 0 < code <= 0xFFFF:
-            # Any code that fits is sent, as aiohttp does, even one RFC 6455 §7.4 reserves
-            # (background_tasks.py closes with 999): the peer decides what to make of it.
-            raise ValueError(f"Close code {code} does not fit in a close frame")
-        if len(reason) > _MAX_CONTROL_PAYLOAD - 2:
-            raise ValueError("Close reason longer than 123 bytes")
-        return build_frame(WSMsgType.CLOSE, _pack_code(code) + reason)
+        check_close(code, reason)
+        return self.encode(close_payload(code, reason), WSMsgType.CLOSE)

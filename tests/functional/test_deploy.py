@@ -117,12 +117,16 @@ def test_command_line_errors_are_clear(target: str, message: str) -> None:
     assert message in proc.stderr.decode()
 
 
-def test_gunicorn_worker() -> None:
+# The documented path, and the worker's home beside the native server.
+@pytest.mark.parametrize(
+    "worker", ["asgiweb.worker.GunicornWebWorker", "native_server.worker.GunicornWebWorker"]
+)
+def test_gunicorn_worker(worker: str) -> None:
     pytest.importorskip("gunicorn")
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "tests.apps.upload:app", "--bind",
-         f"127.0.0.1:{port}", "--worker-class", "asgiweb.worker.GunicornWebWorker",
+         f"127.0.0.1:{port}", "--worker-class", worker,
          "--workers", "2", "--access-logfile", "-"],
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -134,5 +138,5 @@ def test_gunicorn_worker() -> None:
         assert proc.wait(20) == 0
     finally:
         output = finish(proc)
-    assert "Using worker: asgiweb.worker.GunicornWebWorker" in output
+    assert f"Using worker: {worker}" in output
     assert '"POST /raw HTTP/1.1" 200' in output  # the access log, in our format

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-import native_server.protocol
+import native_server.sink
 from asgiweb import web
 
 TEXT = b"hello world, 0123456789\n"
@@ -356,17 +356,17 @@ def test_sparse_gib_file_range(serve_app, tmp_path: Path) -> None:
 def test_without_sendfile(serve_app, path_kind: str, big_file, monkeypatch) -> None:
     path, data = big_file
     copies: list[int] = []
-    real_copy = native_server.protocol.copy_file
+    real_copy = native_server.sink.copy_file
 
     async def counting_copy(file: Any, offset: int, count: int, *args: Any) -> None:
         copies.append(count)
         await real_copy(file, offset, count, *args)
 
-    monkeypatch.setattr(native_server.protocol, "copy_file", counting_copy)
+    monkeypatch.setattr(native_server.sink, "copy_file", counting_copy)
     with serve_app(big_app(path)) as server, httpx.Client(base_url=server.url) as client:
         assert client.get("/big").content == data
         assert copies == []  # zero-copy sendfile where the path has it
-        monkeypatch.setattr(native_server.protocol, "_SENDFILE", False)
+        monkeypatch.setattr(native_server.sink, "_SENDFILE", False)
         assert client.get("/big").content == data
         r = client.get("/big", headers={"Range": "bytes=10-20"})
         assert r.status_code == 206 and r.content == data[10:21]
@@ -375,7 +375,7 @@ def test_without_sendfile(serve_app, path_kind: str, big_file, monkeypatch) -> N
 
 
 def test_nosendfile_environment_switch() -> None:
-    code = "import native_server.protocol as p; print(p._SENDFILE)"
+    code = "import native_server.sink as p; print(p._SENDFILE)"
     for value, expected in (("1", "False"), ("0", "True"), ("", "True")):
         env = {**os.environ, "ASGIWEB_NOSENDFILE": value}
         out = subprocess.run(

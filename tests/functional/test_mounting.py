@@ -39,9 +39,12 @@ from starlette.websockets import WebSocket  # noqa: E402
 from websockets.exceptions import InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from asgiweb import mount, web  # noqa: E402
-from asgiweb.asgi import lifespan  # noqa: E402
-from asgiweb.mount import ASGIMountResource, absolute_url, mount_asgi, mount_wsgi  # noqa: E402
+from asgiweb import web  # noqa: E402
+from asgiweb.asgi.adapter import lifespan  # noqa: E402
+from asgiweb.interop import asgi_app  # noqa: E402
+from asgiweb.interop.asgi_app import ASGIMountResource, mount_asgi  # noqa: E402
+from asgiweb.interop.hosted import absolute_url  # noqa: E402
+from asgiweb.interop.wsgi import mount_wsgi  # noqa: E402
 
 ASGI_SERVERS = ("uvicorn", "hypercorn")
 HOSTS = ("starlette", "fastapi")
@@ -669,7 +672,7 @@ def test_client_leaving_stops_a_mounted_stream(caplog: Any) -> None:
 
 
 def test_receive_reports_a_client_that_left(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mount, "DISCONNECT_POLL", 0.02)
+    monkeypatch.setattr(asgi_app, "DISCONNECT_POLL", 0.02)
     messages: list[str] = []
     got_body = threading.Event()
     ended = threading.Event()

@@ -13,7 +13,7 @@ import pytest
 from servers import serve
 
 from asgiweb import web
-from asgiweb.serving import RequestPayloadError
+from asgiweb.handling import RequestPayloadError
 
 
 def exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:

@@ -11,7 +11,7 @@ import pytest
 from servers import ServerErrors
 
 from asgiweb import web
-from asgiweb.serving import RequestPayloadError
+from asgiweb.handling import RequestPayloadError
 
 PAGE_500 = (
     "<html><head><title>500 Internal Server Error</title></head><body>\n"

@@ -3,17 +3,19 @@ a channel. The ASGI server owns the wire: framing, pings, compression, frame lim
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from multidict import CIMultiDict
 
-from .streams import copy_file
-from .ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType
+from ..streams import copy_file
+from ..transport import HeldHeadSink
+from ..ws_types import WebSocketError, WSCloseCode, WSMessage, WSMsgType
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 
-    from .http.ws_handshake import DeflateParams
+    from ..http.ws_handshake import DeflateParams
 
 __all__ = ["ASGIWebSocketChannel", "ASGIWebSocketSink"]
 
@@ -37,24 +39,25 @@ def _encode(headers: CIMultiDict[str], skip: frozenset[str]) -> list[tuple[bytes
     ]
 
 
-class ASGIWebSocketSink:
+class ASGIWebSocketSink(HeldHeadSink[dict[str, Any]]):
     """Answers a ``websocket`` scope. A ``101`` head becomes ``websocket.accept``; any
     other response goes out through the ``websocket.http.response`` extension when the
-    server offers it, else as ``websocket.close`` (which the server turns into a 403)."""
+    server offers it, else as ``websocket.close`` (which the server turns into a 403).
+    The held head is that first message."""
 
     adds_default_headers = True
-    __slots__ = ("_scope", "_receive", "_send", "_http_response", "_start_message",
-                 "_denied", "_done", "started", "aborted")  # fmt: skip
+    detects_disconnect = False
+    __slots__ = ("_scope", "_receive", "_send", "_http_response", "_denied", "_done",
+                 "aborted")  # fmt: skip
 
     def __init__(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        super().__init__()
         self._scope = scope
         self._receive = receive
         self._send = send
         self._http_response = "websocket.http.response" in (scope.get("extensions") or {})
-        self._start_message: dict[str, Any] | None = None
         self._denied = False
         self._done = False
-        self.started = False
         self.aborted = False
 
     def start(
@@ -69,7 +72,7 @@ class ASGIWebSocketSink:
     ) -> None:
         self.started = True
         if status == 101:
-            self._start_message = {
+            self._held = {
                 "type": "websocket.accept",
                 "subprotocol": headers.get("Sec-WebSocket-Protocol"),
                 "headers": _encode(headers, _SERVER_OWNED),
@@ -78,17 +81,14 @@ class ASGIWebSocketSink:
         if not self._http_response:
             self._denied = True  # the body has nowhere to go
             return
-        self._start_message = {
+        self._held = {
             "type": "websocket.http.response.start",
             "status": status,
             "headers": _encode(headers, frozenset({"transfer-encoding"})),
         }
 
-    async def flush(self) -> None:
-        message = self._start_message
-        if message is not None:
-            self._start_message = None
-            await self._send(message)  # type: ignore[arg-type]
+    def _send_head(self, head: dict[str, Any]) -> Awaitable[None]:
+        return self._send(head)  # type: ignore[arg-type]
 
     async def write(self, data: bytes) -> None:
         if self._denied:

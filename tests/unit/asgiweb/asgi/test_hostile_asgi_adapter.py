@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from asgiweb import web
-from asgiweb.asgi import BadRequest, _head_from_scope
-from asgiweb.asgi_websocket import ASGIWebSocketChannel
+from asgiweb.asgi.adapter import BadRequest, _head_from_scope
+from asgiweb.asgi.websocket import ASGIWebSocketChannel
 from asgiweb.ws_types import WebSocketError, WSMsgType
 
 

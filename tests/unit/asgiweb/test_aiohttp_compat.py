@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(code: str) -> subprocess.CompletedProcess[str]:

@@ -125,7 +125,7 @@ def test_reader_readexactly_short() -> None:
 def test_returning_an_http_exception_still_works_with_a_warning() -> None:
     import logging
 
-    from asgiweb.serving import respond
+    from asgiweb.handling import respond
 
     async def handler(request: web.Request) -> web.Response:
         return web.HTTPConflict()

@@ -14,7 +14,9 @@ The CI run is small and deterministic (derandomized, no example database). The l
 (``@pytest.mark.fuzz_long``: budgets 100 times larger, random seeds) is skipped unless
 asked for (tests/conftest.py):
 
-    pytest --run-long -m fuzz_long tests/unit/test_fuzz_wire.py   # or ASGIWEB_LONG=1
+    pytest --run-long -m fuzz_long tests/unit/native_server/wire/test_fuzz_wire.py
+
+(or ASGIWEB_LONG=1 instead of --run-long).
 """
 
 from __future__ import annotations

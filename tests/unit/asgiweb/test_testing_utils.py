@@ -13,7 +13,7 @@ import pytest
 
 import asgiweb.test_utils as test_utils
 from asgiweb import web
-from asgiweb.asgi import ResponseAborted
+from asgiweb.asgi.adapter import ResponseAborted
 from asgiweb.testing import mocked
 from asgiweb.testing.base import _ErrorRecorder
 

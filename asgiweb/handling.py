@@ -6,7 +6,6 @@ import asyncio
 import logging
 import traceback
 import warnings
-from collections.abc import Awaitable, Callable
 from html import escape
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -14,13 +13,12 @@ from typing import TYPE_CHECKING
 from . import hdrs
 from .exceptions import HTTPBadRequest, HTTPException
 from .response import Response, StreamResponse
+from .typedefs import RequestHandler
 
 if TYPE_CHECKING:
     from .request import BaseRequest
 
 __all__ = ["respond", "error_response", "RequestPayloadError"]
-
-Handler = Callable[["BaseRequest"], Awaitable[StreamResponse]]
 
 
 class RequestPayloadError(HTTPBadRequest):
@@ -84,7 +82,7 @@ def _phrase(status: int) -> str:
 
 
 async def respond(
-    handler: Handler,
+    handler: RequestHandler,
     request: BaseRequest,
     logger: logging.Logger,
     *,
@@ -103,23 +101,8 @@ async def respond(
             response = exc
         except asyncio.CancelledError:
             raise
-        except TimeoutError as exc:
-            # As aiohttp: a timeout escaping the handler is the gateway's fault, a 504.
-            if debug:
-                logger.debug("Request handler timed out.", exc_info=exc)
-            failed = _failed(request, logger, 504, exc, debug)
-            if failed is None:
-                return None
-            response = failed
         except Exception as exc:
-            if isinstance(exc, ConnectionError) and _client_left(request):
-                # The client went away mid-exchange (its body cut short, a write to a closed
-                # connection): no one to answer and no fault of the server's. A line at
-                # ERROR per vanished client would let any client flood the log.
-                logger.debug("Client disconnected during the request: %r", exc)
-                request._sink.abort()
-                return None
-            failed = _failed(request, logger, 500, exc, debug)
+            failed = _handler_failed(request, logger, exc, debug)
             if failed is None:
                 return None
             response = failed
@@ -127,13 +110,7 @@ async def respond(
             if response.__class__ is not Response:
                 response = _check_result(response, logger, request, debug)
         try:
-            finishers = response.__dict__
-            if "write_eof" in finishers or "prepare" in finishers:
-                # Replaced on the instance: the fused fast path would skip the replacement.
-                await response.prepare(request)
-                await response.write_eof()
-            else:
-                await response._send(request)
+            await response._send(request)
         except ConnectionError:
             request._sink.abort()
             return None
@@ -150,6 +127,26 @@ async def respond(
     finally:
         if request._form_files:
             request._close_form_files()
+
+
+def _handler_failed(
+    request: BaseRequest, logger: logging.Logger, exc: Exception, debug: bool
+) -> Response | None:
+    """What answers a handler's failure: an error page, or None when no one is left to
+    answer or the head is already out (the connection is then aborted)."""
+    if isinstance(exc, TimeoutError):
+        # As aiohttp: a timeout escaping the handler is the gateway's fault, a 504.
+        if debug:
+            logger.debug("Request handler timed out.", exc_info=exc)
+        return _failed(request, logger, 504, exc, debug)
+    if isinstance(exc, ConnectionError) and _client_left(request):
+        # The client went away mid-exchange (its body cut short, a write to a closed
+        # connection): no one to answer and no fault of the server's. A line at ERROR
+        # per vanished client would let any client flood the log.
+        logger.debug("Client disconnected during the request: %r", exc)
+        request._sink.abort()
+        return None
+    return _failed(request, logger, 500, exc, debug)
 
 
 def _client_left(request: BaseRequest) -> bool:

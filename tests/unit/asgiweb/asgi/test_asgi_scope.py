@@ -155,7 +155,7 @@ def test_body_pulled_in_pieces() -> None:
 
 
 def test_scope_fields_a_plain_request_does_not_need_are_read_when_asked() -> None:
-    from asgiweb.asgi import _head_from_scope
+    from asgiweb.asgi.adapter import _head_from_scope
 
     scope = {
         "type": "http",

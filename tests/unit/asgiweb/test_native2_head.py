@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiweb.asgi import _head_from_scope
+from asgiweb.asgi.adapter import _head_from_scope
 from asgiweb.helpers import HttpVersion11
 from asgiweb.request import BaseRequest
 from asgiweb.streams import EMPTY_PAYLOAD

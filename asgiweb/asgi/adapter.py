@@ -1,0 +1,292 @@
+"""The ASGI adapter: scope -> request head, receive -> body, response -> a sink
+(``sink.py`` for ``http``, ``websocket.py``), and the ``lifespan`` scope."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from ..handling import respond
+from ..helpers import HttpVersion11, server_logger
+from ..http.targets import split_absolute_form
+from ..http.versions import HTTP_VERSIONS, keep_alive
+from ..streams import EMPTY_PAYLOAD, StreamReader, decode_body
+from ..transport import RequestHead, blank_head, scan_headers
+from .sink import ASGISink
+from .websocket import ASGIWebSocketSink
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+
+    from ..app import Application
+    from ..lifecycle import ServedApplication
+    from ..request import BaseRequest
+    from ..typedefs import RequestHandler
+
+__all__ = ["ASGIAdapter", "BadRequest", "ResponseAborted", "lifespan"]
+
+# A websocket scope says ws/wss; aiohttp's request.scheme is that of the handshake.
+_WS_SCHEMES = {"ws": "http", "wss": "https"}
+
+
+class ResponseAborted(RuntimeError):
+    """The handler failed after the response head was sent; the server drops the connection."""
+
+
+class BadRequest(Exception):
+    """A request the native server would refuse with 400 before any handler runs."""
+
+
+def _head_from_scope(scope: Any) -> RequestHead:
+    path: str = scope["path"]
+    raw: bytes | None = scope.get("raw_path")
+    raw_path = raw.decode("latin-1") if raw else quote(path)
+    target: tuple[str, str, str] | None = None
+    if raw_path[:1] != "/":
+        # Not origin-form: hypercorn passes an absolute-form target whole.
+        target = _split_absolute(raw_path, scope.get("method"))
+        if target is not None:
+            raw_path = target[0]
+            path = unquote(raw_path)
+    root_path: str = scope.get("root_path", "")
+    if root_path:
+        raw_path = _strip_root_path(path, raw_path, root_path)
+    raw_headers = scope["headers"]
+    http_version = scope.get("http_version")
+    version = HTTP_VERSIONS.get(http_version, HttpVersion11)
+    # ASGI header names arrive lower-cased (the spec's promise).
+    hosts, has_body, expect, upgrade, connection = scan_headers(raw_headers, True)
+    if has_body:
+        # A copy, taken now: uvicorn appends a chunked body's trailer fields to the
+        # scope's list as they arrive, and trailers must never pass for header fields.
+        # (Only a request with a body has trailers: a plain GET keeps the list.)
+        raw_headers = list(raw_headers)
+    if hosts != 1 and (http_version == "1.1" or (hosts and http_version == "1.0")):
+        # The native server's rule (RFC 9112 3.2); HTTP/2 and /3 carry :authority instead.
+        raise BadRequest("Duplicate Host header" if hosts else "Missing Host header")
+    # What routing and answering a request need, now; the rest (see _fill_from_scope)
+    # when something asks for it.
+    head = blank_head(raw_headers, _fill_from_scope, scope)
+    head.method = scope["method"]
+    head.path = raw_path
+    head.version = version
+    head.root_path = root_path
+    head.keep_alive = keep_alive(version, connection)
+    head.expect = expect
+    head.has_body = has_body
+    head.upgrade = upgrade
+    if target is not None:
+        head.scheme = target[1]
+        head.authority = target[2]
+    return head
+
+
+def _split_absolute(target: str, method: str | None) -> tuple[str, str, str] | None:
+    """``(raw path, scheme, authority)`` of an absolute-form target (RFC 9112 3.2.2), as
+    the native server takes them; None for the asterisk and authority forms, which have
+    no path to route. Raises :class:`BadRequest` for anything else."""
+    absolute = split_absolute_form(target)
+    if absolute is not None:
+        scheme, authority, path, _ = absolute  # the query arrives apart, in query_string
+        return path, scheme, authority
+    if (target == "*" and method == "OPTIONS") or method == "CONNECT":
+        return None
+    raise BadRequest("Invalid request target")
+
+
+def _fill_from_scope(scope: Any) -> dict[str, Any]:
+    client = scope.get("client")
+    server = scope.get("server")
+    return {
+        "query_string": scope["query_string"].decode("latin-1"),
+        "scheme": scope.get("scheme", "http"),
+        "peername": tuple(client) if client is not None else None,
+        "sockname": tuple(server) if server is not None else None,
+        "transport": None,
+        "extra_info": None,
+    }
+
+
+def _strip_root_path(path: str, raw_path: str, root_path: str) -> str:
+    """The raw path below ``root_path``; servers differ on whether ``path`` includes it."""
+    if path.startswith(root_path):
+        path = path[len(root_path) :]
+        quoted_root = quote(root_path)
+        if raw_path.startswith(quoted_root):
+            raw_path = raw_path[len(quoted_root) :]
+        elif raw_path.startswith(root_path):
+            raw_path = raw_path[len(root_path) :]
+        else:
+            raw_path = quote(path)
+    return raw_path if raw_path.startswith("/") else "/" + raw_path
+
+
+class ASGIAdapter:
+    """Serves a handler over ASGI: an :class:`Application`, or a low-level server's
+    handler (then ``app`` is None and lifespan events have nothing to run)."""
+
+    def __init__(
+        self,
+        handler: RequestHandler,
+        request_factory: Callable[..., BaseRequest],
+        *,
+        served: ServedApplication | None = None,
+        debug: bool = False,
+        logger: logging.Logger = server_logger,
+    ) -> None:
+        self._handler = handler
+        self._request_factory = request_factory
+        self._served = served
+        # Until a lifespan startup or the first request has frozen the application.
+        self._unfrozen = served is not None
+        self._debug = debug
+        self._logger = logger
+        self._read_bufsize = 2**16
+        self._auto_decompress = True
+
+    @classmethod
+    def for_app(cls, app: Application) -> ASGIAdapter:
+        served = app.serving()
+        adapter = cls(served.handler, served.request_factory, served=served, debug=served.debug)
+        # As the native runner: handler_args may size the body buffer (read_bufsize) and
+        # turn off inflating compressed bodies (auto_decompress).
+        handler_args = served.handler_args
+        adapter._read_bufsize = handler_args.get("read_bufsize", 2**16)
+        adapter._auto_decompress = bool(handler_args.get("auto_decompress", True))
+        return adapter
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            raise RuntimeError(f"asgiweb cannot serve the ASGI scope type {kind!r}")
+
+    async def http(self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if self._unfrozen:
+            self._freeze()
+        try:
+            head = _head_from_scope(scope)
+        except BadRequest as exc:
+            await _refuse(send, str(exc))
+            return
+        payload: StreamReader = EMPTY_PAYLOAD
+        sink = ASGISink(send, scope, receive)
+        if head.has_body:
+            body = payload = StreamReader(pull=_puller(receive, sink), limit=self._read_bufsize)
+            sink._body = body
+            if self._auto_decompress:
+                payload = decode_body(head, payload)
+            if not head.expect:  # a client waiting for 100 Continue has sent nothing yet
+                sink.unread = (body, receive)
+        # No task argument: asyncio.current_task() costs a getpid() system call on Python
+        # 3.11, so request.task looks it up only if someone asks.
+        request = self._request_factory(head, payload, sink)
+        await respond(self._handler, request, self._logger, debug=self._debug)
+        if sink._watcher is not None:
+            sink.close()
+        # A client that left needs no signal; a response cut short does: an exception is
+        # how an ASGI application makes the server drop the connection.
+        if sink.aborted and not sink.disconnected:
+            raise ResponseAborted("the response was aborted after it started")
+
+    async def _websocket(
+        self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        """Serve a WebSocket handshake as a GET request; the handler's WebSocketResponse
+        accepts it, any other response refuses it."""
+        if self._unfrozen:
+            self._freeze()
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return  # the client left before its handshake reached us
+        try:
+            head = _head_from_scope({**scope, "method": "GET"})  # a websocket scope has none
+        except BadRequest:
+            # Refused before any handler runs; the server answers the handshake with 403.
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            return
+        head.scheme = _WS_SCHEMES.get(head.scheme, head.scheme)
+        sink = ASGIWebSocketSink(scope, receive, send)
+        request = self._request_factory(head, EMPTY_PAYLOAD, sink, task=asyncio.current_task())
+        await respond(self._handler, request, self._logger, debug=self._debug)
+        if sink.aborted:
+            raise ResponseAborted("the handler failed after the WebSocket was accepted")
+
+    def _freeze(self) -> None:
+        """Served without lifespan events: no more changes from the first request on."""
+        self._unfrozen = False
+        if self._served is not None:
+            self._served.freeze()
+
+    async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        served = self._served
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if served is None:  # a low-level server: nothing to start or stop
+                await send({"type": kind + ".complete"})  # type: ignore[misc,arg-type]
+                if kind == "lifespan.shutdown":
+                    return
+                continue
+            starting = kind == "lifespan.startup"
+            try:
+                await (served.startup() if starting else served.stop())
+            except BaseException as exc:
+                step = "startup" if starting else "shutdown"
+                server_logger.exception("Application %s failed", step)
+                reason = "".join(traceback.format_exception_only(exc)).strip()
+                await send({"type": f"{kind}.failed", "message": reason})  # type: ignore[misc,arg-type]
+                return
+            self._unfrozen = False
+            await send({"type": kind + ".complete"})  # type: ignore[misc,arg-type]
+            if kind == "lifespan.shutdown":
+                return
+
+
+async def _refuse(send: ASGISendCallable, reason: str) -> None:
+    """Answer 400 as the native server answers a request it cannot parse, and close."""
+    body = f"400 Bad Request\n\n{reason}".encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})  # type: ignore[typeddict-item]
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _puller(receive: ASGIReceiveCallable, sink: ASGISink) -> Any:
+    async def pull(reader: StreamReader) -> None:
+        message: Any = await receive()
+        if message["type"] == "http.request":
+            reader.feed_data(message.get("body", b""))
+            if not message.get("more_body", False):
+                reader.feed_eof()
+        else:  # http.disconnect: the client left before sending the whole body
+            sink.disconnected = True
+            reader.set_exception(ConnectionResetError("client disconnected"))
+
+    return pull
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Application) -> AsyncIterator[None]:
+    """Run ``app``'s startup on entry, its shutdown and cleanup on exit: for a host that
+    does not forward lifespan events to mounted apps (Starlette's and FastAPI's ``mount``).
+
+    ``Starlette(routes=[Mount("/legacy", app)], lifespan=lambda _: lifespan(app))``
+    """
+    async with app.serving():
+        yield

@@ -1,0 +1,282 @@
+"""The ASGI ``http`` sink: a response as ``http.response.*`` messages, and the stand-ins
+for ``request.transport`` and ``request.protocol`` built from the scope."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from multidict import CIMultiDict
+
+from ..exceptions import HTTPNotImplemented
+from ..streams import StreamReader, copy_file
+from ..transport import HeldHeadSink
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+
+__all__ = ["ASGIConnection", "ASGISink", "ASGITransport"]
+
+# Framing belongs to the ASGI server: it chunks or sets the length itself. (Date and
+# Server are passed on as the application set them: uvicorn and hypercorn add their own
+# unless told not to, see docs/differences.md; dropping the application's would leave a
+# server run with --no-server-header without the one the application wants.)
+_SKIP_HEADERS = frozenset({b"transfer-encoding"})
+_ws_logger = logging.getLogger("asgiweb.websocket")
+# uvicorn without a WebSocket library (or run with ws="none") passes a handshake on as an
+# ordinary 'http' request; without this hint the user sees only a 500 and a RuntimeError.
+_NO_WEBSOCKET_SERVER = (
+    "%s: a WebSocket handshake arrived as an ASGI 'http' request, so the ASGI server "
+    "cannot accept WebSockets; answered 501. Under uvicorn, install a WebSocket library: "
+    "pip install websockets (or 'asgiweb[uvicorn]', or 'uvicorn[standard]'), and do not "
+    "run it with --ws none"
+)
+
+
+# Lower-cased wire names of the headers responses carry most; others are encoded per use.
+_ENCODED_NAMES: dict[str, bytes] = {}
+
+
+def _encode_name(name: str) -> bytes:
+    encoded = name.encode("latin-1").lower()
+    if len(_ENCODED_NAMES) < 256:  # bounded: header names can come from user input
+        _ENCODED_NAMES[name] = encoded
+    return encoded
+
+
+class ASGISink(HeldHeadSink[dict[str, Any]]):
+    """Sends a response as ``http.response.*`` messages; the held head is the
+    ``http.response.start`` message."""
+
+    adds_default_headers = True
+    detects_disconnect = True
+    __slots__ = (
+        "_send", "_scope", "_done", "aborted", "unread", "_receive", "_body", "_watcher",
+        "disconnected", "_transport", "_protocol",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        send: ASGISendCallable,
+        scope: Any = None,
+        receive: ASGIReceiveCallable | None = None,
+        body: StreamReader | None = None,
+    ) -> None:
+        super().__init__()
+        self._send = send
+        self._scope = scope  # read for its extensions only if a file is sent
+        self._done = False
+        self.aborted = False
+        # The request body and the receive() that brings it, while the handler may leave
+        # part of it unread (see _discard_rest).
+        self.unread: tuple[StreamReader, ASGIReceiveCallable] | None = None
+        self._receive = receive
+        self._body = body
+        # Watches receive() for http.disconnect while a streamed body goes out: uvicorn
+        # drops what is sent after the client left without a word, so without it a
+        # stream (server-sent events, say) would write to nobody for ever.
+        self._watcher: asyncio.Task[None] | None = None
+        self.disconnected = False
+        self._transport: ASGITransport | None = None
+        self._protocol: ASGIConnection | None = None
+
+    def start(
+        self,
+        status: int,
+        reason: str,
+        headers: CIMultiDict[str],
+        chunked: bool,
+        keep_alive: bool,
+        body_allowed: bool,
+        flush: bool,
+    ) -> None:
+        self.started = True
+        names = _ENCODED_NAMES
+        raw = [
+            (names.get(name) or _encode_name(name), value.encode("utf-8"))
+            for name, value in headers.items()
+        ]
+        if chunked:
+            raw = [item for item in raw if item[0] not in _SKIP_HEADERS]
+        self._held = {"type": "http.response.start", "status": status, "headers": raw}
+
+    def _send_head(self, head: dict[str, Any]) -> Awaitable[None]:
+        return self._send(head)  # type: ignore[arg-type]
+
+    async def write(self, data: bytes) -> None:
+        if self._watcher is None:
+            self._watch()
+        if self.disconnected or self.aborted:
+            raise ConnectionResetError("Cannot write to closing transport")
+        message = self._held
+        if message is not None:  # inline flush(): one coroutine less per write
+            self._held = None
+            await self._send(message)  # type: ignore[arg-type]
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    def _watch(self) -> None:
+        receive = self._receive
+        body = self._body
+        # Only once the request body is all in: receive() would take it from the reader.
+        if receive is None or (body is not None and not body.is_eof()):
+            return
+        self._watcher = asyncio.get_running_loop().create_task(self._listen(receive))
+
+    async def _listen(self, receive: ASGIReceiveCallable) -> None:
+        while True:
+            message: Any = await receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                return
+
+    def close(self) -> None:
+        """The exchange is over: stop watching for the client's disconnect."""
+        watcher = self._watcher
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+
+    @property
+    def transport(self) -> ASGITransport | None:
+        """The stand-in for ``request.transport``; None once the client left or was dropped."""
+        if self.disconnected or self.aborted:
+            return None
+        transport = self._transport
+        if transport is None:
+            transport = self._transport = ASGITransport(self)
+        return transport
+
+    @property
+    def protocol(self) -> ASGIConnection:
+        protocol = self._protocol
+        if protocol is None:
+            protocol = self._protocol = ASGIConnection(self)
+        return protocol
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self.aborted or self.disconnected:
+            self.close()
+            raise ConnectionResetError("Cannot write to closing transport")
+        message = self._held
+        if message is not None:  # inline flush(): one coroutine less per response
+            self._held = None
+            await self._send(message)  # type: ignore[arg-type]
+        if not self._done:
+            self._done = True
+            if self._watcher is not None:
+                self.close()
+            if self.unread is not None:
+                await _discard_rest(*self.unread)
+            await self._send({"type": "http.response.body", "body": data, "more_body": False})
+
+    async def sendfile(self, file: BinaryIO, offset: int, count: int, chunk_size: int) -> None:
+        await self.flush()
+        name = getattr(file, "name", None)
+        extensions: Any = self._scope.get("extensions") if self._scope else None
+        pathsend = bool(extensions) and "http.response.pathsend" in extensions
+        if pathsend and offset == 0 and isinstance(name, str) and os.path.isabs(name):
+            if os.fstat(file.fileno()).st_size == count:
+                self._done = True  # pathsend ends the response: no closing body message
+                # asgiref.typing has no event type for the pathsend extension.
+                await self._send({"type": "http.response.pathsend", "path": name})  # type: ignore[arg-type]
+                return
+        await copy_file(file, offset, count, chunk_size, self.write)
+
+    async def send_continue(self) -> None:
+        # ASGI servers send 100 Continue themselves when the app first reads the body.
+        return None
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def websocket(self, **_: Any) -> None:
+        """Reached only by a valid handshake (WebSocketResponse checked it first) that the
+        server delivered as an 'http' scope: refuse it with 501 and say what to install."""
+        _ws_logger.error(_NO_WEBSOCKET_SERVER, (self._scope or {}).get("path", "?"))
+        raise HTTPNotImplemented(text="This server cannot accept WebSocket connections.")
+
+
+class ASGITransport:
+    """``request.transport`` under ASGI: what the scope tells of the connection, no socket.
+
+    An ASGI application never sees the socket; this stand-in answers
+    :meth:`get_extra_info` for ``peername`` and ``sockname`` from the scope (``socket``
+    and TLS details are unknown: ``default``), reports :meth:`is_closing`, and
+    :meth:`abort`/:meth:`close` drop the connection (the server closes it when the
+    handler returns). Writing to it raises: write through the response.
+    """
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: ASGISink) -> None:
+        self._sink = sink
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        scope = self._sink._scope or {}
+        if name == "peername":
+            value = scope.get("client")
+        elif name == "sockname":
+            value = scope.get("server")
+        else:
+            return default
+        return tuple(value) if value is not None else default
+
+    def is_closing(self) -> bool:
+        return self._sink.disconnected or self._sink.aborted
+
+    def abort(self) -> None:
+        self._sink.abort()
+
+    close = abort
+
+    def get_protocol(self) -> ASGIConnection:
+        return self._sink.protocol
+
+    def write(self, data: bytes) -> None:
+        raise RuntimeError(
+            "request.transport under ASGI has no socket to write to: "
+            "write through the response (StreamResponse.write)"
+        )
+
+    writelines = write
+
+    def __repr__(self) -> str:
+        return f"<ASGITransport peername={self.get_extra_info('peername')!r}>"
+
+
+class ASGIConnection:
+    """``request.protocol`` under ASGI (aiohttp's request handler); only ``transport``."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: ASGISink) -> None:
+        self._sink = sink
+
+    @property
+    def transport(self) -> ASGITransport | None:
+        return self._sink.transport
+
+
+# What is read and thrown away of a request body the handler left unread (a 413, say)
+# before the response ends. hypercorn closes a connection whose request did not end
+# before its response did; the client, told nothing, may send its next request on it and
+# see the server disconnect. Reading the rest first keeps the connection reusable.
+# Bounded: past it, the server's own handling applies.
+_DISCARD_LIMIT = 256 * 1024
+_DISCARD_SECONDS = 1.0
+
+
+async def _discard_rest(body: StreamReader, receive: ASGIReceiveCallable) -> None:
+    if body.is_eof() or body.exception() is not None:
+        return
+    left = _DISCARD_LIMIT
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_DISCARD_SECONDS):
+            while left > 0:
+                message: Any = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+                left -= len(message.get("body", b""))
