@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import zlib
 
 import httpx
@@ -117,3 +118,47 @@ def test_compression_picks_deflate_when_both_are_accepted(serve_app) -> None:
             raw = b"".join(r.iter_raw())
     assert r.headers["content-encoding"] == "deflate"
     assert zlib.decompress(raw) == b"squeeze " * 500
+
+
+def framing_app() -> web.Application:
+    async def chunked(request: web.Request) -> web.Response:
+        resp = web.Response(text="chunked body")  # untouched since the constructor...
+        resp.enable_chunked_encoding()  # ...but no longer framed by its length
+        return resp
+
+    async def keep_alive(request: web.Request) -> web.Response:
+        return web.Response(text=str(request.keep_alive))
+
+    app = web.Application()
+    app.router.add_get("/chunked", chunked)
+    app.router.add_get("/keep-alive", keep_alive)
+    return app
+
+
+def test_an_untouched_response_made_chunked_is_sent_chunked(serve_app) -> None:
+    with serve_app(framing_app()) as server, httpx.Client() as client:
+        r = client.get(server.url + "/chunked")
+    assert r.text == "chunked body"
+    assert "content-length" not in r.headers
+    assert r.headers["transfer-encoding"] == "chunked"
+
+
+def test_connection_options_are_tokens_on_every_path(serve_app) -> None:
+    """``closed`` is not ``close``: the request stays kept-alive (RFC 9112 9.3)."""
+    with serve_app(framing_app()) as server:
+        answers = []
+        for value in ("closed", "x-close", "close"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(
+                    b"GET /keep-alive HTTP/1.1\r\nHost: t\r\nConnection: "
+                    + value.encode()
+                    + b"\r\n\r\n"
+                )
+                data = b""
+                while not data.endswith((b"True", b"False")):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                answers.append(data.rsplit(b"\r\n\r\n", 1)[-1])
+    assert answers == [b"True", b"True", b"False"]
