@@ -55,9 +55,12 @@ async def chat(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     room = request.app[room_key]
     name = request.query.get("name") or f"guest{id(ws) % 1000}"
-    await broadcast(room, f"{name} joined")
+    # In the room before anyone hears of it: a shutdown that starts after the notice
+    # must find this socket to close it.
+    others = set(room)
     room.add(ws)
     try:
+        await broadcast(others, f"{name} joined")
         async for msg in ws:
             if msg.type == web.WSMsgType.TEXT:
                 await broadcast(room, f"{name}: {msg.data}")

@@ -56,10 +56,14 @@ def test_shutdown_closes_every_socket(serve_app: Any, path_kind: str) -> None:
     with contextlib.ExitStack() as clients:
         # hypercorn waits graceful_timeout for open connections before it cancels them.
         options = {"graceful_timeout": 0.2} if path_kind == "hypercorn" else {}
-        with serve_app(chat.make_app(), **options) as server:
+        app = chat.make_app()
+        with serve_app(app, **options) as server:
             ann = clients.enter_context(connect(url(server, "ann")))
             bob = clients.enter_context(connect(url(server, "bob")))
             assert ann.recv(timeout=5) == "bob joined"
+            # Whoever is announced is already in the room, so on_shutdown closes it: a
+            # socket it missed would hold the shutdown for shutdown_timeout (60 s).
+            assert len(app[chat.room_key]) == 2
         for client in (ann, bob):  # the server is gone now
             with pytest.raises(websockets.ConnectionClosed):
                 # A "left" notice may come first: whoever is closed first leaves the room
