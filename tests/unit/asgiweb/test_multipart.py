@@ -437,13 +437,13 @@ ENCODINGS = {
     "binary": ("Content-Transfer-Encoding: binary", PAYLOAD),
     "8bit": ("Content-Transfer-Encoding: 8bit", PAYLOAD),
     "7bit": ("Content-Transfer-Encoding: 7bit", PAYLOAD),
-    "gzip": ("Content-Encoding: gzip", gzip.compress(PAYLOAD)),
+    "gzip": ("Content-Encoding: gzip", gzip.compress(PAYLOAD, mtime=0)),
     "deflate zlib": ("Content-Encoding: deflate", zlib.compress(PAYLOAD)),
     "deflate raw": ("Content-Encoding: deflate", zlib.compress(PAYLOAD, wbits=-15)),
     "identity": ("Content-Encoding: identity", PAYLOAD),
     "base64 gzip": (
         "Content-Transfer-Encoding: base64\nContent-Encoding: gzip",
-        base64.encodebytes(gzip.compress(PAYLOAD)),
+        base64.encodebytes(gzip.compress(PAYLOAD, mtime=0)),
     ),
 }
 
@@ -505,7 +505,7 @@ def test_quoted_printable_soft_breaks_split_between_chunks() -> None:
         ("Content-Encoding: br", b"x", "unknown Content-Encoding"),
         ("Content-Transfer-Encoding: base64", b"aGVsbG8", "4-character group"),
         ("Content-Transfer-Encoding: base64", b"aGV*bG8=", "invalid base64"),
-        ("Content-Encoding: gzip", gzip.compress(PAYLOAD)[:-20], "truncated"),
+        ("Content-Encoding: gzip", gzip.compress(PAYLOAD, mtime=0)[:-20], "truncated"),
         ("Content-Encoding: gzip", b"not gzip at all", "invalid gzip"),
         ("Content-Encoding: deflate", b"x", "truncated"),
     ],
@@ -524,7 +524,7 @@ def test_empty_compressed_part_is_empty() -> None:
     assert run(item.decode(b"")) == b""
 
 
-BOMB = gzip.compress(b"\0" * 2**26)  # 64 MiB of zeros in about 64 KB
+BOMB = gzip.compress(b"\0" * 2**26, mtime=0)  # 64 MiB of zeros in about 64 KB
 
 
 def test_decompression_bomb_is_bounded() -> None:
