@@ -203,7 +203,13 @@ class NativeWebSocket:
         # or after _LINGER seconds. Closing it at once while the peer is still sending (the
         # rest of a message over max_msg_size, say) makes the kernel answer with a reset,
         # which can destroy our close frame before the peer has read it.
-        transport.write_eof()
+        try:
+            transport.write_eof()
+        except OSError:
+            # The peer is gone already (it sent its close frame and hung up, so our reply
+            # drew a reset): nothing to linger for.
+            transport.close()
+            return
         protocol.data_received = _drop  # type: ignore[method-assign]
         protocol.resume_reading()
         protocol._loop.call_later(_LINGER, transport.close)
