@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .exceptions import HTTPMove, HTTPPermanentRedirect
 from .routing import SystemRoute
@@ -72,9 +72,8 @@ def normalize_path_middleware(
 
 
 async def _resolves(request: Request, path: str) -> bool:
-    # clone() is typed on BaseRequest; a Request's clone is a Request (Request._clone_into).
     try:
-        alt = cast("Request", request.clone(rel_url=path))
+        alt = request.clone(rel_url=path)
     except ValueError:  # not a relative URL after all: nothing local to redirect to
         return False
     match_info = await request.app.router.resolve(alt)

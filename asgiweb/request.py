@@ -10,7 +10,7 @@ import socket
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 from urllib.parse import parse_qsl, quote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -102,8 +102,8 @@ class BaseRequest(MutableMapping[str, Any]):
         host: str | None = None,
         remote: str | None = None,
         client_max_size: int | None = None,
-    ) -> BaseRequest:
-        """A copy of this request with some attributes replaced."""
+    ) -> Self:
+        """A copy of this request with some attributes replaced (of the same class)."""
         head = _cloned_head(self._head, method, rel_url, headers)
         new = self._clone_into(head, client_max_size)
         new._authority = self._target_authority()
@@ -111,7 +111,8 @@ class BaseRequest(MutableMapping[str, Any]):
             if value is not None:
                 new._cache[name] = value  # what the reified property would compute
         new._read_bytes = self._read_bytes
-        return new
+        # Each subclass's _clone_into builds its own class (Request's builds a Request).
+        return cast(Self, new)
 
     def _clone_into(self, head: RequestHead, client_max_size: int | None) -> BaseRequest:
         return BaseRequest(
