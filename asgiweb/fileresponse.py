@@ -1,5 +1,6 @@
 """FileResponse: a file sent with validators, conditional requests, one byte range and
-pre-compressed siblings, its body handed to the sink's ``sendfile``."""
+pre-compressed siblings, its body handed to the sink's ``sendfile`` (or, whole and
+unchanged, to ``send_path`` where the transport can send a file by name)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 import mimetypes
 import os
 import stat
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from . import hdrs
 from .http.codings import accepted_codings
@@ -20,7 +21,7 @@ from .streams import copy_file
 
 if TYPE_CHECKING:
     from .request import BaseRequest
-    from .transport import ResponseSink
+    from .transport import PathSendingSink, ResponseSink
 
 __all__ = ["FileResponse"]
 
@@ -59,6 +60,8 @@ class _Opened(NamedTuple):
     mtime_ns: int
     content_type: str
     coding: str | None
+    #: The absolute name the file was opened by (the ASGI pathsend extension sends it).
+    path: str
 
 
 def guess_content_type(path: str) -> str:
@@ -95,7 +98,7 @@ def _open_regular(path: str, flags: int, coding: str | None, content_type: str) 
     except BaseException:
         file.close()
         raise
-    return _Opened(file, st.st_size, st.st_mtime, st.st_mtime_ns, content_type, coding)
+    return _Opened(file, st.st_size, st.st_mtime, st.st_mtime_ns, content_type, coding, path)
 
 
 def _open_sibling(path: str, coding: str, suffix: str, content_type: str) -> _Opened | None:
@@ -199,10 +202,13 @@ class FileResponse(StreamResponse):
             headers[hdrs.CONTENT_RANGE] = f"bytes {offset}-{offset + count - 1}/{opened.size}"
         sink = await super().prepare(request)
         if sink is not None and not self._must_be_empty_body and count:
-            await self._send_body(sink, opened.file, offset, count)
+            await self._send_body(sink, opened, offset, count, whole=part is None)
         return sink
 
-    async def _send_body(self, sink: ResponseSink, file: BinaryIO, offset: int, count: int) -> None:
+    async def _send_body(
+        self, sink: ResponseSink, opened: _Opened, offset: int, count: int, whole: bool
+    ) -> None:
+        file = opened.file
         try:
             if self._compressor is not None:
                 # enable_compression(): the bytes must pass through write() to be compressed.
@@ -211,7 +217,12 @@ class FileResponse(StreamResponse):
             self._body_length += count
             if self._length_left is not None:
                 self._length_left -= count
-            await sink.sendfile(file, offset, count, self._chunk_size)
+            # The file as it is on disk, whole: a transport that can may send it by name
+            # (the server reopens it). getattr: the hook is optional, as sink.websocket.
+            if whole and getattr(sink, "can_send_path", False):
+                await cast("PathSendingSink", sink).send_path(opened.path)
+            else:
+                await sink.sendfile(file, offset, count, self._chunk_size)
         except asyncio.CancelledError:
             # Cut short after the head went out: the client must see the body end with
             # the connection rather than wait for bytes that never come.

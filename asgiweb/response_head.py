@@ -347,7 +347,9 @@ class ResponseHead:
             if self._status in BODILESS:
                 headers.pop(hdrs.CONTENT_LENGTH, None)
         elif self._chunked:
-            if version != HttpVersion11:
+            # HTTP/1.0 has no chunks (aiohttp's rule); HTTP/2 and 3 frame the body
+            # themselves, and their sink drops the Transfer-Encoding field.
+            if version < HttpVersion11:
                 raise RuntimeError(_NO_CHUNKED.format(*version))
             headers.pop(hdrs.CONTENT_LENGTH, None)
             chunked = True

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HeldHeadSink",
+    "PathSendingSink",
     "RequestHead",
     "ResponseSink",
     "WebSocketChannel",
@@ -225,8 +226,8 @@ class ResponseSink(Protocol):
         """Send ``count`` bytes of ``file`` from ``offset`` as (the rest of) the body.
 
         The native server uses zero-copy ``loop.sendfile``; the ASGI sink streams
-        ``chunk_size`` pieces, or the ``http.response.pathsend`` extension when the
-        server offers it and the whole file is sent.
+        ``chunk_size`` pieces (a whole file may go by name instead: see
+        :class:`PathSendingSink`).
         """
 
     async def send_continue(self) -> None:
@@ -234,6 +235,25 @@ class ResponseSink(Protocol):
 
     def abort(self) -> None:
         """Give up on this response: the peer must not take a truncated body as whole."""
+
+
+class PathSendingSink(ResponseSink, Protocol):
+    """A sink that may hand the transport a whole file by its name: the optional hook
+    (``getattr(sink, "can_send_path", False)``) of the ASGI ``http`` sink, whose server
+    may offer the ``http.response.pathsend`` extension.
+
+    ``FileResponse`` asks only for a body that is the file as it is on disk, whole (no
+    range, no compression on the fly, a body allowed), once its head and conditions are
+    settled; otherwise, or when :attr:`can_send_path` is False, it uses ``sendfile``.
+    """
+
+    @property
+    def can_send_path(self) -> bool:
+        """True when :meth:`send_path` may be used for this response."""
+
+    async def send_path(self, path: str) -> None:
+        """Send the file at the absolute ``path`` as the whole body, and end the response
+        (the transport opens the file itself)."""
 
 
 _Head = TypeVar("_Head")

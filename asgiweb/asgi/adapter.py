@@ -17,7 +17,7 @@ from ..http.targets import split_absolute_form
 from ..http.versions import HTTP_VERSIONS, keep_alive
 from ..streams import EMPTY_PAYLOAD, StreamReader, decode_body
 from ..transport import RequestHead, blank_head, scan_headers
-from .sink import ASGISink
+from .sink import ASGIHTTP2Sink, ASGISink
 from .websocket import ASGIWebSocketSink
 
 if TYPE_CHECKING:
@@ -182,10 +182,19 @@ class ASGIAdapter:
             await _refuse(send, str(exc))
             return
         payload: StreamReader = EMPTY_PAYLOAD
-        sink = ASGISink(send, scope, receive)
+        first: Any = None
+        if head.version.major < 2:
+            sink = ASGISink(send, scope, receive)
+        else:
+            # HTTP/2 drops the connection's header fields; HTTP/1 pays no extra step for it.
+            sink = ASGIHTTP2Sink(send, scope, receive)
+            if not head.has_body and not _has_length(scope["headers"]):
+                first = await _body_follows(head, receive)
         if head.has_body:
             body = payload = StreamReader(pull=_puller(receive, sink), limit=self._read_bufsize)
             sink._body = body
+            if first is not None:
+                _feed(body, first, sink)
             if self._auto_decompress:
                 payload = decode_body(head, payload)
             if not head.expect:  # a client waiting for 100 Continue has sent nothing yet
@@ -269,16 +278,44 @@ async def _refuse(send: ASGISendCallable, reason: str) -> None:
 
 def _puller(receive: ASGIReceiveCallable, sink: ASGISink) -> Any:
     async def pull(reader: StreamReader) -> None:
-        message: Any = await receive()
-        if message["type"] == "http.request":
-            reader.feed_data(message.get("body", b""))
-            if not message.get("more_body", False):
-                reader.feed_eof()
-        else:  # http.disconnect: the client left before sending the whole body
-            sink.disconnected = True
-            reader.set_exception(ConnectionResetError("client disconnected"))
+        _feed(reader, await receive(), sink)
 
     return pull
+
+
+def _feed(reader: StreamReader, message: Any, sink: ASGISink) -> None:
+    if message["type"] == "http.request":
+        reader.feed_data(message.get("body", b""))
+        if not message.get("more_body", False):
+            reader.feed_eof()
+    else:  # http.disconnect: the client left before sending the whole body
+        sink.disconnected = True
+        reader.set_exception(ConnectionResetError("client disconnected"))
+
+
+def _has_length(raw_headers: Any) -> bool:
+    return any(name == b"content-length" for name, _ in raw_headers)
+
+
+async def _body_follows(head: RequestHead, receive: ASGIReceiveCallable) -> Any:
+    """Settle ``head.has_body`` for an HTTP/2 request without Content-Length, whose body
+    (DATA frames, RFC 9113 8.1) no header announces; the message read to learn it, if it
+    carries a body (or the disconnect), else None.
+
+    The scope cannot say whether the HEADERS frame ended the stream, so the first
+    ``receive()`` is awaited now: the server has it at once for a request without a body.
+    Not with ``Expect: 100-continue``: the client sends nothing until the server's 100,
+    which the first ``receive()`` would send before the handler could refuse the body.
+    """
+    if head.expect:
+        head.has_body = True  # read when asked, as a request with a length is
+        return None
+    message: Any = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        if not message.get("body"):
+            return None
+    head.has_body = True
+    return message
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -26,6 +25,12 @@ __all__ = ["ASGIConnection", "ASGISink", "ASGITransport"]
 # unless told not to, see docs/differences.md; dropping the application's would leave a
 # server run with --no-server-header without the one the application wants.)
 _SKIP_HEADERS = frozenset({b"transfer-encoding"})
+# RFC 9113 8.2.2: an HTTP/2 message with a connection-specific field is malformed (h2
+# servers that check outgoing headers refuse the response); the server owns the
+# connection and frames the body in DATA frames.
+_CONNECTION_HEADERS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
 _ws_logger = logging.getLogger("asgiweb.websocket")
 # uvicorn without a WebSocket library (or run with ws="none") passes a handshake on as an
 # ordinary 'http' request; without this hint the user sees only a 500 and a RuntimeError.
@@ -68,7 +73,7 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
     ) -> None:
         super().__init__()
         self._send = send
-        self._scope = scope  # read for its extensions only if a file is sent
+        self._scope = scope  # read for its extensions only when a whole file is sent
         self._done = False
         self.aborted = False
         # The request body and the receive() that brings it, while the handler may leave
@@ -174,16 +179,28 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
 
     async def sendfile(self, file: BinaryIO, offset: int, count: int, chunk_size: int) -> None:
         await self.flush()
-        name = getattr(file, "name", None)
-        extensions: Any = self._scope.get("extensions") if self._scope else None
-        pathsend = bool(extensions) and "http.response.pathsend" in extensions
-        if pathsend and offset == 0 and isinstance(name, str) and os.path.isabs(name):
-            if os.fstat(file.fileno()).st_size == count:
-                self._done = True  # pathsend ends the response: no closing body message
-                # asgiref.typing has no event type for the pathsend extension.
-                await self._send({"type": "http.response.pathsend", "path": name})  # type: ignore[arg-type]
-                return
         await copy_file(file, offset, count, chunk_size, self.write)
+
+    @property
+    def can_send_path(self) -> bool:
+        """True when the server offers the ``http.response.pathsend`` extension."""
+        extensions: Any = self._scope.get("extensions") if self._scope else None
+        return extensions is not None and "http.response.pathsend" in extensions
+
+    async def send_path(self, path: str) -> None:
+        """Send the file at the absolute ``path`` as the whole body, by name: the server
+        opens and sends it (``http.response.pathsend``), which ends the response."""
+        if self.aborted or self.disconnected:
+            raise ConnectionResetError("Cannot write to closing transport")
+        message = self._held
+        if message is not None:
+            self._held = None
+            await self._send(message)  # type: ignore[arg-type]
+        self._done = True  # no closing body message: write_eof() sends nothing more
+        if self.unread is not None:
+            await _discard_rest(*self.unread)
+        # asgiref.typing has no event type for the pathsend extension.
+        await self._send({"type": "http.response.pathsend", "path": path})  # type: ignore[arg-type]
 
     async def send_continue(self) -> None:
         # ASGI servers send 100 Continue themselves when the app first reads the body.
@@ -197,6 +214,29 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
         server delivered as an 'http' scope: refuse it with 501 and say what to install."""
         _ws_logger.error(_NO_WEBSOCKET_SERVER, (self._scope or {}).get("path", "?"))
         raise HTTPNotImplemented(text="This server cannot accept WebSocket connections.")
+
+
+class ASGIHTTP2Sink(ASGISink):
+    """The ``http`` sink of an HTTP/2 request: the same messages, without the header
+    fields that speak of a connection (the application may have set them, and StreamResponse
+    adds ``Transfer-Encoding`` to a body without a length)."""
+
+    __slots__ = ()
+
+    def start(
+        self,
+        status: int,
+        reason: str,
+        headers: CIMultiDict[str],
+        chunked: bool,
+        keep_alive: bool,
+        body_allowed: bool,
+        flush: bool,
+    ) -> None:
+        super().start(status, reason, headers, chunked, keep_alive, body_allowed, flush)
+        head = self._held
+        assert head is not None
+        head["headers"] = [item for item in head["headers"] if item[0] not in _CONNECTION_HEADERS]
 
 
 class ASGITransport:

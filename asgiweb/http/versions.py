@@ -19,8 +19,13 @@ __all__ = ["HTTP1_VERSIONS", "HTTP_VERSIONS", "keep_alive"]
 #: The versions an HTTP/1 request line may name; the native server answers 505 to others.
 HTTP1_VERSIONS: Final[Mapping[str, HttpVersion]] = {"1.1": HttpVersion11, "1.0": HttpVersion10}
 
-#: Every version an ASGI scope's ``http_version`` may name (ASGI spells HTTP/2 ``"2"``).
-HTTP_VERSIONS: Final[Mapping[str, HttpVersion]] = {**HTTP1_VERSIONS, "2": HttpVersion(2, 0)}
+#: Every version an ASGI scope's ``http_version`` may name (ASGI spells HTTP/2 ``"2"``,
+#: HTTP/3 ``"3"``).
+HTTP_VERSIONS: Final[Mapping[str, HttpVersion]] = {
+    **HTTP1_VERSIONS,
+    "2": HttpVersion(2, 0),
+    "3": HttpVersion(3, 0),
+}
 
 
 def keep_alive(version: HttpVersion, connection: bytes | None) -> bool:
