@@ -312,6 +312,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
     # -- properties -------------------------------------------------------------------------
     @property
     def router(self) -> UrlDispatcher:
+        """The application's :class:`UrlDispatcher`."""
         return self._router
 
     @property
@@ -322,10 +323,12 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     @property
     def debug(self) -> bool:
+        """The ``debug`` constructor argument; False when not given."""
         return bool(self._debug) if self._debug is not ... else False
 
     @property
     def middlewares(self) -> FrozenList:
+        """The middlewares, in the order given; the first is the outermost."""
         return self._middlewares
 
     @property
@@ -335,26 +338,32 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     @property
     def frozen(self) -> bool:
+        """True once the application is frozen for serving: routes and signals are fixed."""
         return self._frozen
 
     @property
     def on_response_prepare(self) -> Signal:
+        """Signal sent with ``(request, response)`` before a response's head goes out."""
         return self._on_response_prepare
 
     @property
     def on_startup(self) -> Signal:
+        """Signal sent with the application when serving starts."""
         return self._on_startup
 
     @property
     def on_shutdown(self) -> Signal:
+        """Signal sent with the application when serving stops, before cleanup."""
         return self._on_shutdown
 
     @property
     def on_cleanup(self) -> Signal:
+        """Signal sent with the application last; cleanup contexts are resumed here."""
         return self._on_cleanup
 
     @property
     def cleanup_ctx(self) -> CleanupContext:
+        """Async generators run to their ``yield`` at startup and resumed at cleanup."""
         return self._cleanup_ctx
 
     def add_routes(self, routes: Iterable[AbstractRouteDef]) -> list[AbstractRoute]:
@@ -394,6 +403,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     # -- lifecycle --------------------------------------------------------------------------
     def pre_freeze(self) -> None:
+        """Fix routes, middlewares and signals; done to a sub-application when it is added."""
         if self._pre_frozen:
             return
         self._pre_frozen = True

@@ -173,18 +173,22 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def method(self) -> str:
+        """The request method, upper-case: ``"GET"``, ``"POST"``, ..."""
         return self._head.method
 
     @property
     def version(self) -> HttpVersion:
+        """The HTTP version the client spoke, e.g. ``HttpVersion(1, 1)``."""
         return self._head.version
 
     @property
     def keep_alive(self) -> bool:
+        """True when the connection may serve another request after this one."""
         return self._head.keep_alive
 
     @property
     def client_max_size(self) -> int:
+        """The largest body, in bytes, that ``read()`` and ``post()`` accept."""
         return self._client_max_size
 
     @reify
@@ -230,15 +234,18 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @reify
     def query(self) -> MultiDictProxy[str]:
+        """The query string's parameters, decoded, as a read-only multidict."""
         return self.rel_url.query
 
     # -- connection facts ---------------------------------------------------------------
     @reify
     def scheme(self) -> str:
+        """``"http"`` or ``"https"``: the connection's, or the ASGI scope's; ``clone()`` sets it."""
         return self._head.scheme
 
     @property
     def secure(self) -> bool:
+        """True when the scheme is ``https`` (or ``wss``)."""
         return self.scheme in ("https", "wss")
 
     @reify
@@ -308,10 +315,12 @@ class BaseRequest(MutableMapping[str, Any]):
     # -- headers --------------------------------------------------------------------------
     @property
     def headers(self) -> CIMultiDictProxy[str]:
+        """The request headers, as a read-only case-insensitive multidict."""
         return self._head.headers
 
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The request headers as ``(name, value)`` byte pairs, as received."""
         return self._head.raw_headers
 
     @reify
@@ -326,35 +335,43 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def content_type(self) -> str:
+        """The ``Content-Type`` without parameters; ``application/octet-stream`` if absent."""
         return self._content_type_params[0]
 
     @property
     def charset(self) -> str | None:
+        """The ``charset`` parameter of ``Content-Type``, or None."""
         return self._content_type_params[1].get("charset")
 
     @reify
     def content_length(self) -> int | None:
+        """The ``Content-Length`` header as an int, or None."""
         value = self._head.headers.get(hdrs.CONTENT_LENGTH)
         return int(value) if value is not None else None
 
     @reify
     def if_modified_since(self) -> datetime.datetime | None:
+        """The ``If-Modified-Since`` header as an aware datetime, or None."""
         return parse_http_date(self._head.headers.get(hdrs.IF_MODIFIED_SINCE))
 
     @reify
     def if_unmodified_since(self) -> datetime.datetime | None:
+        """The ``If-Unmodified-Since`` header as an aware datetime, or None."""
         return parse_http_date(self._head.headers.get(hdrs.IF_UNMODIFIED_SINCE))
 
     @reify
     def if_range(self) -> datetime.datetime | None:
+        """The ``If-Range`` header as an aware datetime, or None."""
         return parse_http_date(self._head.headers.get(hdrs.IF_RANGE))
 
     @reify
     def if_match(self) -> tuple[ETag, ...] | None:
+        """The ``If-Match`` header's entity tags, or None when absent."""
         return parse_etag_list(self._head.headers.get(hdrs.IF_MATCH))
 
     @reify
     def if_none_match(self) -> tuple[ETag, ...] | None:
+        """The ``If-None-Match`` header's entity tags, or None when absent."""
         return parse_etag_list(self._head.headers.get(hdrs.IF_NONE_MATCH))
 
     @reify
@@ -380,6 +397,7 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @property
     def has_body(self) -> bool:
+        """Deprecated alias of :attr:`can_read_body`."""
         warnings.warn("Deprecated, use .can_read_body #2005", DeprecationWarning, stacklevel=2)
         return not self._payload.at_eof()
 

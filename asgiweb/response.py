@@ -349,6 +349,7 @@ class Response(StreamResponse):
 
     @property
     def body(self) -> Any:
+        """The body: bytes, or the object given to stream (a file, an async iterable)."""
         return self._stream_body if self._stream_body is not None else self._body
 
     @body.setter
@@ -368,6 +369,7 @@ class Response(StreamResponse):
 
     @property
     def text(self) -> str | None:
+        """The body decoded with the response's charset (UTF-8 when none); setting encodes."""
         if self._body is None:
             return None
         return self._body.decode(self.charset or "utf-8")
@@ -385,6 +387,7 @@ class Response(StreamResponse):
 
     @property
     def content_length(self) -> int | None:
+        """The declared length; None when chunked or compressed on the fly."""
         if self._chunked:
             return None
         if hdrs.CONTENT_LENGTH in self._headers:

@@ -71,9 +71,11 @@ class StreamReader:
 
     # -- feeding side ---------------------------------------------------------------
     def exception(self) -> BaseException | None:
+        """The error the body failed with, or None."""
         return self._exception
 
     def set_exception(self, exc: BaseException) -> None:
+        """Fail the body with ``exc`` (transport side); a read waiting for data raises it."""
         self._exception = exc
         self._wake(exc)
 

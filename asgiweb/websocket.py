@@ -194,6 +194,7 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
     # -- state ------------------------------------------------------------------------------
     @property
     def prepared(self) -> bool:
+        """True once :meth:`prepare` has completed the handshake."""
         return self._channel is not None
 
     @property

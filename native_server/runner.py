@@ -56,6 +56,7 @@ class BaseRunner(ABC):
 
     @property
     def server(self) -> Server | None:
+        """The low-level :class:`Server` that handles connections; None before ``setup()``."""
         return self._server
 
     @property
@@ -71,6 +72,7 @@ class BaseRunner(ABC):
 
     @property
     def sites(self) -> set[BaseSite]:
+        """The sites started on this runner."""
         return set(self._sites)
 
     async def setup(self) -> None:
@@ -147,6 +149,7 @@ class ServerRunner(BaseRunner):
         self._web_server = web_server
 
     async def shutdown(self) -> None:
+        """Nothing to run: a low-level server has no application signals."""
         pass
 
     async def _make_server(self) -> Server:
@@ -178,9 +181,11 @@ class AppRunner(BaseRunner):
 
     @property
     def app(self) -> Application:
+        """The application served."""
         return self._app
 
     async def shutdown(self) -> None:
+        """Run the application's ``on_shutdown`` signal."""
         await self._served.shutdown()
 
     async def _make_server(self) -> Server:
@@ -222,6 +227,7 @@ class BaseSite(ABC):
 
     @abstractmethod
     async def start(self) -> None:
+        """Start listening; the runner's server handles each connection."""
         self._runner._reg_site(self)
 
     async def stop(self) -> None:
@@ -266,6 +272,7 @@ class TCPSite(BaseSite):
 
     @property
     def name(self) -> str:
+        """The URL listened on, such as ``http://0.0.0.0:8080``."""
         scheme = "https" if self._ssl_context else "http"
         host = "0.0.0.0" if not self._host else self._host
         if ":" in host:
@@ -273,6 +280,7 @@ class TCPSite(BaseSite):
         return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
+        """Start listening on the host and port."""
         await super().start()
         # Inside a coroutine this is the running loop (aiohttp asks the same way).
         loop = asyncio.get_event_loop()
@@ -310,10 +318,12 @@ class UnixSite(BaseSite):
 
     @property
     def name(self) -> str:
+        """The socket as a URL, such as ``http://unix:/run/app.sock:``."""
         scheme = "https" if self._ssl_context else "http"
         return f"{scheme}://unix:{self._path}:"
 
     async def start(self) -> None:
+        """Start listening on the Unix socket at the path."""
         await super().start()
         loop = asyncio.get_running_loop()
         server = self._runner.server
@@ -348,9 +358,11 @@ class SockSite(BaseSite):
 
     @property
     def name(self) -> str:
+        """The socket's address as a URL."""
         return self._name
 
     async def start(self) -> None:
+        """Start accepting connections on the socket given."""
         await super().start()
         loop = asyncio.get_running_loop()
         server = self._runner.server
@@ -374,9 +386,11 @@ class NamedPipeSite(BaseSite):
 
     @property
     def name(self) -> str:
+        """The pipe's path."""
         return self._path
 
     async def start(self) -> None:  # pragma: no cover - Windows only
+        """Start listening on the named pipe (Windows only)."""
         await super().start()
         loop: Any = asyncio.get_running_loop()
         server = self._runner.server
@@ -384,6 +398,7 @@ class NamedPipeSite(BaseSite):
         self._pipes = await loop.start_serving_pipe(server, self._path)
 
     async def stop(self) -> None:  # pragma: no cover - Windows only
+        """Stop listening on the named pipe."""
         self._runner._check_site(self)
         for pipe in getattr(self, "_pipes", ()):
             pipe.close()

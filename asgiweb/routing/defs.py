@@ -75,40 +75,49 @@ class RouteDef(AbstractRouteDef):
 
 
 def route(method: str, path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for ``method`` requests to ``path``; ``kwargs`` go to ``add_route``."""
     return RouteDef(method, path, handler, kwargs)
 
 
 def head(path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for HEAD requests to ``path``."""
     return route(hdrs.METH_HEAD, path, handler, **kwargs)
 
 
 def options(path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for OPTIONS requests to ``path``."""
     return route(hdrs.METH_OPTIONS, path, handler, **kwargs)
 
 
 def get(
     path: str, handler: Any, *, name: str | None = None, allow_head: bool = True, **kwargs: Any
 ) -> RouteDef:
+    """A route for GET requests to ``path``, and for HEAD too unless ``allow_head`` is false."""
     return route(hdrs.METH_GET, path, handler, name=name, allow_head=allow_head, **kwargs)
 
 
 def post(path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for POST requests to ``path``."""
     return route(hdrs.METH_POST, path, handler, **kwargs)
 
 
 def put(path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for PUT requests to ``path``."""
     return route(hdrs.METH_PUT, path, handler, **kwargs)
 
 
 def patch(path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for PATCH requests to ``path``."""
     return route(hdrs.METH_PATCH, path, handler, **kwargs)
 
 
 def delete(path: str, handler: Any, **kwargs: Any) -> RouteDef:
+    """A route for DELETE requests to ``path``."""
     return route(hdrs.METH_DELETE, path, handler, **kwargs)
 
 
 def view(path: str, handler: type[AbstractView], **kwargs: Any) -> RouteDef:
+    """A route for every method to ``path``, handled by the class-based view ``handler``."""
     return route(hdrs.METH_ANY, path, handler, **kwargs)
 
 
@@ -141,6 +150,8 @@ class RouteTableDef(Sequence[AbstractRouteDef]):
         return item in self._items
 
     def route(self, method: str, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for ``method`` requests to ``path``."""
+
         def inner(handler: Any) -> Any:
             self._items.append(RouteDef(method, path, handler, kwargs))
             return handler
@@ -148,27 +159,35 @@ class RouteTableDef(Sequence[AbstractRouteDef]):
         return inner
 
     def head(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for HEAD requests to ``path``."""
         return self.route(hdrs.METH_HEAD, path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for GET, and HEAD unless ``allow_head`` is false."""
         return self.route(hdrs.METH_GET, path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for POST requests to ``path``."""
         return self.route(hdrs.METH_POST, path, **kwargs)
 
     def put(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for PUT requests to ``path``."""
         return self.route(hdrs.METH_PUT, path, **kwargs)
 
     def patch(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for PATCH requests to ``path``."""
         return self.route(hdrs.METH_PATCH, path, **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for DELETE requests to ``path``."""
         return self.route(hdrs.METH_DELETE, path, **kwargs)
 
     def options(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the handler for OPTIONS requests to ``path``."""
         return self.route(hdrs.METH_OPTIONS, path, **kwargs)
 
     def view(self, path: str, **kwargs: Any) -> _Deco:
+        """Decorator: add the class-based view for every method at ``path``."""
         return self.route(hdrs.METH_ANY, path, **kwargs)
 
     def static(self, prefix: str, path: str | os.PathLike[str], **kwargs: Any) -> None:

@@ -199,6 +199,7 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
             self._index[key].remove(resource)
 
     def index_resource(self, resource: AbstractResource) -> None:
+        """Index ``resource`` under its path prefix, where :meth:`resolve` looks."""
         self._combined = None
         key = resource.index_key()
         if key is not None and not isinstance(resource, Resource):
@@ -240,9 +241,11 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         return resource.add_route(method, handler, expect_handler=expect_handler)
 
     def add_head(self, path: str, handler: Any, **kwargs: Any) -> AbstractRoute:
+        """Add a HEAD route for ``path``: :meth:`add_route` with the method filled in."""
         return self.add_route(hdrs.METH_HEAD, path, handler, **kwargs)
 
     def add_options(self, path: str, handler: Any, **kwargs: Any) -> AbstractRoute:
+        """Add an OPTIONS route for ``path``: :meth:`add_route` with the method filled in."""
         return self.add_route(hdrs.METH_OPTIONS, path, handler, **kwargs)
 
     def add_get(
@@ -264,15 +267,19 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         return resource.add_route(hdrs.METH_GET, handler, **kwargs)
 
     def add_post(self, path: str, handler: Any, **kwargs: Any) -> AbstractRoute:
+        """Add a POST route for ``path``: :meth:`add_route` with the method filled in."""
         return self.add_route(hdrs.METH_POST, path, handler, **kwargs)
 
     def add_put(self, path: str, handler: Any, **kwargs: Any) -> AbstractRoute:
+        """Add a PUT route for ``path``: :meth:`add_route` with the method filled in."""
         return self.add_route(hdrs.METH_PUT, path, handler, **kwargs)
 
     def add_patch(self, path: str, handler: Any, **kwargs: Any) -> AbstractRoute:
+        """Add a PATCH route for ``path``: :meth:`add_route` with the method filled in."""
         return self.add_route(hdrs.METH_PATCH, path, handler, **kwargs)
 
     def add_delete(self, path: str, handler: Any, **kwargs: Any) -> AbstractRoute:
+        """Add a DELETE route for ``path``: :meth:`add_route` with the method filled in."""
         return self.add_route(hdrs.METH_DELETE, path, handler, **kwargs)
 
     def add_view(self, path: str, handler: type[AbstractView], **kwargs: Any) -> AbstractRoute:
@@ -316,15 +323,19 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
 
     # -- views ------------------------------------------------------------------------------
     def resources(self) -> ResourcesView:
+        """Every resource, in the order registered."""
         return ResourcesView(self._resources)
 
     def routes(self) -> RoutesView:
+        """Every route of every resource."""
         return RoutesView(self._resources)
 
     def named_resources(self) -> Mapping[str, AbstractResource]:
+        """The resources that have a name, by name (read-only)."""
         return MappingProxyType(self._named_resources)
 
     def freeze(self) -> None:
+        """Refuse further changes, to the router and to each resource."""
         super().freeze()
         for resource in self._resources:
             resource.freeze()

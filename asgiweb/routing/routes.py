@@ -95,10 +95,12 @@ class AbstractRoute:
 
     @property
     def method(self) -> str:
+        """The HTTP method, upper-case, or ``"*"`` for any."""
         return self._method
 
     @property
     def handler(self) -> Handler:
+        """The coroutine function (or view class) that answers the request."""
         return self._handler
 
     @property
@@ -110,9 +112,11 @@ class AbstractRoute:
 
     @property
     def resource(self) -> AbstractResource | None:
+        """The resource this route belongs to; None for a system route."""
         return self._resource
 
     def get_info(self) -> dict[str, Any]:
+        """The resource's description (``path``, ``formatter``, ``prefix``, ...)."""
         return self._resource.get_info() if self._resource is not None else {}
 
     def url_for(self, *args: str, **kwargs: str) -> URL:
@@ -122,6 +126,7 @@ class AbstractRoute:
         return self._resource.url_for(*args, **kwargs)
 
     async def handle_expect_header(self, request: Request) -> StreamResponse | None:
+        """Run the expect handler for a request with ``Expect: 100-continue``."""
         return await self._expect_handler(request)
 
 
@@ -151,17 +156,21 @@ class SystemRoute(AbstractRoute):
         self._http_exception = http_exception
 
     def url_for(self, *args: str, **kwargs: str) -> URL:
+        """Always raises ``RuntimeError``: a failed match has no URL."""
         raise RuntimeError(".url_for() is not allowed for SystemRoute")
 
     def get_info(self) -> dict[str, Any]:
+        """``{"http_exception": ...}``: the error this route raises."""
         return {"http_exception": self._http_exception}
 
     @property
     def status(self) -> int:
+        """The status of the HTTP error this route raises (404, 405, ...)."""
         return self._http_exception.status
 
     @property
     def reason(self) -> str:
+        """The reason phrase of that error."""
         return self._http_exception.reason
 
     def __repr__(self) -> str:
@@ -183,28 +192,35 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
 
     @property
     def handler(self) -> Handler:
+        """The matched route's handler."""
         return self._route.handler
 
     @property
     def route(self) -> AbstractRoute:
+        """The route that matched."""
         return self._route
 
     @property
     def expect_handler(self) -> ExpectHandler:
+        """The matched route's handler for ``Expect: 100-continue``."""
         return self._route.handle_expect_header
 
     @property
     def http_exception(self) -> HTTPException | None:
+        """None: the match succeeded (a failed match holds its 404 or 405 here)."""
         return None
 
     def get_info(self) -> dict[str, Any]:
+        """The matched resource's description."""
         return self._route.get_info()
 
     @property
     def apps(self) -> tuple[Application, ...]:
+        """The applications the request passed through, the root first."""
         return self._apps
 
     def add_app(self, app: Application) -> None:
+        """Record ``app`` as the next outer application (done by sub-app resolution)."""
         if self._frozen:
             raise RuntimeError("Cannot change apps stack after .freeze() call")
         if self._current_app is None:
@@ -213,6 +229,7 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
 
     @property
     def current_app(self) -> Application:
+        """The application whose middleware or handler is running now."""
         app = self._current_app
         assert app is not None
         return app
@@ -224,6 +241,7 @@ class UrlMappingMatchInfo(dict[str, str], AbstractMatchInfo):
         self._current_app = app
 
     def freeze(self) -> None:
+        """Refuse further :meth:`add_app` calls."""
         self._frozen = True
 
     def _bind_root(self, app: Application) -> None:
