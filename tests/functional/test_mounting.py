@@ -754,6 +754,8 @@ def _load_example(name: str) -> Any:
         ("mount_in_starlette", "uvicorn", "/legacy/hello/bob", '"absolute": "http://'),
         ("mount_in_fastapi", "hypercorn", "/legacy/hello/bob", "Hello, bob; next: http://"),
         ("mount_foreign", "native", "/new/items/3", '"db":"connected"'),
+        ("mount_foreign", "uvicorn", "/new/items/3", '"db":"connected"'),
+        ("mount_foreign", "native", "/old/report", "old report at /old/report"),
         ("mount_foreign", "uvicorn", "/old/report", "old report at /old/report"),
     ],
 )
