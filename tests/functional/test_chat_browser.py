@@ -8,7 +8,6 @@ browser-automation dependency); what each page shows is read back from its DOM.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import json
 import os
@@ -18,23 +17,18 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from example_apps import load_example
 from servers import serve
 from websockets.sync.client import ClientConnection, connect
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "chat.py"
 TIMEOUT = 5.0  # seconds for any one thing the browser is asked to do or show
 
 
 def load_chat() -> Any:
-    spec = importlib.util.spec_from_file_location("chat_example_browser", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("chat")
 
 
 class DevTools:

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
+from example_apps import load_example
 from websockets.sync.client import connect
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "chat.py"
 
 
 def load_chat() -> Any:
-    spec = importlib.util.spec_from_file_location("chat_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("chat")
 
 
 def url(server: Any, name: str) -> str:

@@ -11,7 +11,6 @@ mount_foreign.py and mount_in_fastapi.py (on hypercorn) by test_mounting.py.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -20,30 +19,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from example_apps import EXAMPLES, load_example
 from servers import serve, wait_listening
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).parents[2]
-EXAMPLES = ROOT / "examples"
 KINDS = ("native", "uvicorn")
 
 
-def load(name: str) -> Any:
-    """A fresh copy of ``examples/NAME.py``: its module-level ``app`` is served only once."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up in sys.modules while the class is built.
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+load = load_example
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:

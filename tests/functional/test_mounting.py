@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import json
 import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +21,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from asgiref.wsgi import WsgiToAsgi  # noqa: E402
+from example_apps import load_example  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 from servers import RunningServer, serve  # noqa: E402
@@ -51,7 +50,6 @@ HOSTS = ("starlette", "fastapi")
 READY = web.AppKey("ready", str)
 BODY = bytes(range(256)) * 1200  # 300 KiB: several http.request messages
 GOT_FIRST_CHUNK = 5.0  # seconds a streaming handler waits for the client's first read
-EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def _digest(data: bytes) -> str:
@@ -740,14 +738,6 @@ def test_websocket_under_the_prefix_is_refused() -> None:
     assert refused.value.response.status_code == 404
 
 
-def _load_example(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("name", "server", "path", "expected"),
     [
@@ -760,7 +750,7 @@ def _load_example(name: str) -> Any:
     ],
 )
 def test_examples(name: str, server: str, path: str, expected: str) -> None:
-    app = _load_example(name).app
+    app = load_example(name).app
     with serve(app, server) as running:
         reply = httpx.get(running.url + path)
     assert reply.status_code == 200
