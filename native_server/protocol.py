@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import socket
 from typing import TYPE_CHECKING, Any, cast
@@ -55,7 +54,9 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._peername: Any = None
         self._sockname: Any = None
         self._scheme = "http"
-        self._pending: collections.deque[tuple[RequestHead, StreamReader]] = collections.deque()
+        # A list, not a deque: an empty deque costs 624 bytes on every idle keep-alive
+        # connection, a list 56, and at most max_pipelined requests ever wait here.
+        self._pending: list[tuple[RequestHead, StreamReader]] = []
         self._reader: StreamReader = EMPTY_PAYLOAD  # the body the parser is filling
         self._task: asyncio.Task[None] | None = None  # the request being served
         self._busy = False
@@ -366,7 +367,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         request gets a fresh copy of the context, so a context variable a handler sets
         never leaks into the next request on the connection."""
         pending = self._pending
-        head, reader = pending.popleft()
+        head, reader = pending.pop(0)
         if self._read_paused and len(pending) <= self._server.max_pipelined:
             if reader is EMPTY_PAYLOAD or not reader.paused:
                 self.resume_reading()
