@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -30,11 +30,13 @@ from .ws_load import echo_once
 __all__ = [
     "BASELINE",
     "CONTENDERS",
+    "LOOPS",
     "ENDPOINTS",
     "HOST",
     "Contender",
     "Endpoint",
     "RunningServer",
+    "baseline",
     "probe",
     "running",
     "start",
@@ -43,30 +45,41 @@ __all__ = [
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU = "0"  # the core every contender is pinned to; wrk gets the other one
-_UVICORN = "--http httptools --loop asyncio --no-access-log --log-level warning"
+_UVICORN = "--http httptools --loop {loop} --no-access-log --log-level warning"
+#: Every contender runs once on each: asyncio's own loop and uvloop.
+LOOPS = ("asyncio", "uvloop")
 
 
 @dataclass(frozen=True)
 class Contender:
-    """One framework on one server: ``python <args>``, with ``{port}`` filled in."""
+    """One framework on one server and event loop: ``python <args>``, with ``{port}`` filled
+    in; ``name`` is ``<family>-<loop>``, say ``asgiweb-native-uvloop``."""
 
-    name: str
+    family: str  # framework and server, the same on every loop: "asgiweb-native"
     label: str
     args: str
     needs: tuple[str, ...] = ()  # modules that must be importable
+    loop: str = "asyncio"
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-{self.loop}"
 
     def argv(self, port: int | str) -> list[str]:
-        return [sys.executable, *shlex.split(self.args.replace("{port}", str(port)))]
+        args = self.args.replace("{port}", str(port)).replace("{loop}", self.loop)
+        return [sys.executable, *shlex.split(args)]
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.needs)
 
 
-CONTENDERS: tuple[Contender, ...] = (
+# One per family; ``{loop}`` in the arguments is the event loop's name in each server's
+# own option, which is "asyncio" or "uvloop" everywhere.
+_FAMILIES: tuple[Contender, ...] = (
     Contender(
         "asgiweb-native",
         "asgiweb native",
-        f"-m benchmarks.apps.asgiweb_app --host {HOST} --port {{port}}",
+        f"-m benchmarks.apps.asgiweb_app --host {HOST} --port {{port}} --loop {{loop}}",
     ),
     Contender(
         "asgiweb-uvicorn",
@@ -80,13 +93,13 @@ CONTENDERS: tuple[Contender, ...] = (
         # --workers 0 serves in this process, like the others; the default (1) spawns a
         # worker behind an idle supervisor, which would only add a process to measure.
         f"-m hypercorn benchmarks.apps.asgiweb_app:app --bind {HOST}:{{port}} --workers 0 "
-        "--log-level warning",
+        "--worker-class {loop} --log-level warning",
         needs=("hypercorn",),
     ),
     Contender(
         "aiohttp-native",
         "aiohttp native",
-        f"-m benchmarks.apps.aiohttp_app --host {HOST} --port {{port}}",
+        f"-m benchmarks.apps.aiohttp_app --host {HOST} --port {{port}} --loop {{loop}}",
         needs=("aiohttp",),
     ),
     Contender(
@@ -96,8 +109,19 @@ CONTENDERS: tuple[Contender, ...] = (
         needs=("starlette", "uvicorn"),
     ),
 )
-#: Every ratio is to this contender's median.
+CONTENDERS: tuple[Contender, ...] = tuple(
+    replace(family, loop=loop, needs=family.needs + (("uvloop",) if loop == "uvloop" else ()))
+    for loop in LOOPS
+    for family in _FAMILIES
+)
+#: The family every ratio is to, on the same loop: a uvloop row is never compared with an
+#: asyncio baseline.
 BASELINE = "aiohttp-native"
+
+
+def baseline(loop: str) -> str:
+    """The name of the contender the ratios of ``loop``'s contenders are to."""
+    return f"{BASELINE}-{loop}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .contenders import BASELINE, CONTENDERS, ROOT, Contender, Endpoint
+from .contenders import BASELINE, CONTENDERS, LOOPS, ROOT, Contender, Endpoint, baseline
 
 if TYPE_CHECKING:
     from .run import Summary
@@ -26,7 +26,7 @@ __all__ = ["RunMetadata", "run_metadata", "text_table", "write_all"]
 # installed) and hypercorn's; they, not the framework, frame every /ws message there.
 _PACKAGES = (
     "asgiweb", "aiohttp", "starlette", "uvicorn", "hypercorn", "httptools", "websockets",
-    "wsproto",
+    "wsproto", "uvloop",
 )  # fmt: skip
 
 
@@ -135,8 +135,24 @@ def run_metadata(args: argparse.Namespace) -> RunMetadata:
 
 
 # -- tables ---------------------------------------------------------------------------------
+def _contender(name: str) -> Contender:
+    return next(c for c in CONTENDERS if c.name == name)
+
+
 def _label(name: str) -> str:
-    return next(c.label for c in CONTENDERS if c.name == name)
+    return _contender(name).label
+
+
+def _family_label(family: str) -> str:
+    return next(c.label for c in CONTENDERS if c.family == family)
+
+
+def _families(contenders: list[Contender]) -> list[str]:
+    return list(dict.fromkeys(c.family for c in contenders))
+
+
+def _loops(contenders: list[Contender]) -> list[str]:
+    return [loop for loop in LOOPS if any(c.loop == loop for c in contenders)]
 
 
 def _ratio(value: float | None) -> str:
@@ -154,15 +170,19 @@ def _by_key(summaries: list[Summary]) -> dict[tuple[str, str], Summary]:
 def ratio_table(
     summaries: list[Summary], contenders: list[Contender], endpoints: list[Endpoint]
 ) -> list[str]:
-    """Endpoints down, contenders across, ratios to the baseline's median in the cells."""
+    """Endpoints and loops down, frameworks and servers across; in the cells, ratios to the
+    baseline's median on the row's loop."""
     table = _by_key(summaries)
+    families = _families(contenders)
     lines = [
-        "| endpoint | " + " | ".join(c.label for c in contenders) + " |",
-        "|---|" + "---:|" * len(contenders),
+        "| endpoint | loop | " + " | ".join(_family_label(f) for f in families) + " |",
+        "|---|---|" + "---:|" * len(families),
     ]
     for endpoint in endpoints:
-        cells = [_ratio(table[(endpoint.name, c.name)].ratio) for c in contenders]
-        lines.append(f"| {endpoint.name} | " + " | ".join(cells) + " |")
+        for loop in _loops(contenders):
+            rows = [table.get((endpoint.name, f"{family}-{loop}")) for family in families]
+            cells = [_ratio(row.ratio) if row else "—" for row in rows]
+            lines.append(f"| {endpoint.name} | {loop} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -171,24 +191,27 @@ SAME_SERVER_PAIRS = (("asgiweb-uvicorn", "starlette-uvicorn"),)
 
 
 def same_server_table(summaries: list[Summary], endpoints: list[Endpoint]) -> list[str]:
-    """asgiweb against Starlette under the same ASGI server: req/s and CPU per request."""
+    """asgiweb against Starlette under the same ASGI server and loop: req/s and CPU per
+    request."""
     table = _by_key(summaries)
     lines: list[str] = []
     for ours, theirs in SAME_SERVER_PAIRS:
         rows = []
         for endpoint in endpoints:
-            a, b = table.get((endpoint.name, ours)), table.get((endpoint.name, theirs))
-            if a is None or b is None or not b.median_rps or not a.cpu_us_per_request:
-                continue
-            rows.append(
-                f"| {endpoint.name} | {a.median_rps / b.median_rps:.2f}× "
-                f"| {b.cpu_us_per_request / a.cpu_us_per_request:.2f}× |"
-            )
+            for loop in LOOPS:
+                a = table.get((endpoint.name, f"{ours}-{loop}"))
+                b = table.get((endpoint.name, f"{theirs}-{loop}"))
+                if a is None or b is None or not b.median_rps or not a.cpu_us_per_request:
+                    continue
+                rows.append(
+                    f"| {endpoint.name} | {loop} | {a.median_rps / b.median_rps:.2f}× "
+                    f"| {b.cpu_us_per_request / a.cpu_us_per_request:.2f}× |"
+                )
         if rows:
             lines += [
-                f"| endpoint | {_label(ours)} req/s ÷ {_label(theirs)} "
+                f"| endpoint | loop | {_family_label(ours)} req/s ÷ {_family_label(theirs)} "
                 "| CPU per request, theirs ÷ ours |",
-                "|---|---:|---:|",
+                "|---|---|---:|---:|",
                 *rows,
             ]
     return lines
@@ -199,16 +222,18 @@ def endpoint_table(summaries: list[Summary], endpoint: Endpoint) -> list[str]:
     lines = [
         f"### {endpoint.name}: {endpoint.title}",
         "",
-        f"| contender | {_rate(endpoint)} (median) | min–max | vs {_label(BASELINE)} "
+        f"| contender | loop | {_rate(endpoint)} (median) | min–max "
+        f"| vs {_family_label(BASELINE)} on the same loop "
         f"| CPU µs/{endpoint.unit} | p99 latency ms | peak RSS MiB | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     cpu_format = ".1f" if endpoint.websocket else ".0f"  # ~10 µs a message: keep a decimal
     for s in summaries:
         if s.endpoint != endpoint.name:
             continue
         lines.append(
-            f"| {_label(s.contender)} | {s.median_rps:,.0f} | {s.min_rps:,.0f}–{s.max_rps:,.0f} "
+            f"| {_label(s.contender)} | {s.loop} | {s.median_rps:,.0f} "
+            f"| {s.min_rps:,.0f}–{s.max_rps:,.0f} "
             f"| {_ratio(s.ratio)} | {s.cpu_us_per_request:{cpu_format}} | {s.p99_ms:.1f} "
             f"| {s.peak_rss_mib:.0f} | {s.errors} |"
         )
@@ -220,14 +245,14 @@ def text_table(
 ) -> str:
     """The summary for the terminal; an op is a request, or an echoed message on ws."""
     rows = [
-        f"{'endpoint':10} {'contender':20} {'ops/s':>9} {'min-max':>15} {'ratio':>6} "
+        f"{'endpoint':10} {'contender':20} {'loop':7} {'ops/s':>9} {'min-max':>15} {'ratio':>6} "
         f"{'us/op':>7} {'p99 ms':>7} {'RSS MiB':>8} {'errors':>6}"
     ]
     for s in summaries:
         spread = f"{s.min_rps:.0f}-{s.max_rps:.0f}"
         ratio = "-" if s.ratio is None else f"{s.ratio:.2f}"
         rows.append(
-            f"{s.endpoint:10} {_label(s.contender):20} {s.median_rps:9.0f} {spread:>15} "
+            f"{s.endpoint:10} {_label(s.contender):20} {s.loop:7} {s.median_rps:9.0f} {spread:>15} "
             f"{ratio:>6} {s.cpu_us_per_request:7.0f} {s.p99_ms:7.1f} {s.peak_rss_mib:8.0f} "
             f"{s.errors:6}"
         )
@@ -288,8 +313,9 @@ def _notes(
         "Errors: wrk socket errors plus non-2xx responses, over all rounds; on WebSocket, "
         "connections that failed or broke plus echoes that differed from what was sent.",
     ]
-    if not any(c.name == BASELINE for c in contenders):
-        notes.append(f"{BASELINE} did not run, so there are no ratios.")
+    for loop in _loops(contenders):
+        if not any(c.name == baseline(loop) for c in contenders):
+            notes.append(f"{baseline(loop)} did not run, so the {loop} rows have no ratios.")
     return notes + meta.notes
 
 
@@ -323,10 +349,11 @@ def markdown(
         f"* Wall time {meta.elapsed_s / 60:.1f} min; load average {meta.load_before} before, "
         f"{meta.load_after} after (anything else running on the machine adds noise).",
         "",
-        "## Requests per second, relative to aiohttp native",
+        "## Requests per second, relative to aiohttp native on the same loop",
         "",
-        "Median over rounds divided by aiohttp native's median: above 1 is faster. "
-        "On WebSocket (`ws`), echoed messages per second.",
+        "Median over rounds divided by aiohttp native's median on the same event loop "
+        "(asyncio rows by aiohttp on asyncio, uvloop rows by aiohttp on uvloop): above 1 is "
+        "faster. On WebSocket (`ws`), echoed messages per second.",
         "",
         *ratio_table(summaries, contenders, endpoints),
         "",
@@ -338,7 +365,7 @@ def markdown(
         lines += [
             "## asgiweb and Starlette on the same ASGI server",
             "",
-            "Medians of the same rounds; above 1 asgiweb is faster.",
+            "Medians of the same rounds, on the same loop; above 1 asgiweb is faster.",
             "",
             *same_server,
             "",
@@ -353,11 +380,11 @@ def markdown(
     lines += ["## Notes", "", *(f"* {note}" for note in notes), ""]
     lines += ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in meta.machine.items()]
-    lines += ["", "## Contenders", "", "| contender | command (each under `taskset -c 0`) |"]
-    lines += ["|---|---|"]
+    lines += ["", "## Contenders", ""]
+    lines += ["| contender | loop | command (each under `taskset -c 0`) |", "|---|---|---|"]
     for c in contenders:
         command = shlex.join(["python", *c.argv("PORT")[1:]])
-        lines.append(f"| {c.label} | `{command}` |")
+        lines.append(f"| {c.label} | {c.loop} | `{command}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -376,8 +403,9 @@ def chart(
     import matplotlib.pyplot as plt
 
     table = _by_key(summaries)
+    families = _families(contenders)
     width = 0.8 / len(contenders)
-    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(11 if len(contenders) <= 5 else 14, 5.5), dpi=120)
     top = 1.0
     for i, contender in enumerate(contenders):
         xs, heights, low, high = [], [], [], []
@@ -392,21 +420,34 @@ def chart(
             # which matplotlib refuses as an error bar.
             low.append(max(0.0, s.ratio - s.min_rps * scale))
             high.append(max(0.0, s.max_rps * scale - s.ratio))
-        ax.bar(xs, heights, width, label=contender.label, yerr=[low, high], capsize=2)
+        # A framework keeps its colour on both loops; uvloop's bars are hatched.
+        ax.bar(
+            xs, heights, width, label=f"{contender.label} ({contender.loop})",
+            color=f"C{families.index(contender.family)}",
+            hatch="//" if contender.loop == "uvloop" else None, yerr=[low, high], capsize=2,
+        )  # fmt: skip
         for x, height, up in zip(xs, heights, high, strict=True):
             # Above the whisker, not the bar, so the number never sits on the line.
-            ax.text(x, height + up + 0.01, f"{height:.2f}", ha="center", va="bottom", fontsize=7)
+            ax.text(x, height + up + 0.01, f"{height:.2f}", ha="center", va="bottom", fontsize=6)
             top = max(top, height + up)
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     ticks = [f"{e.name}\n{'WebSocket' if e.websocket else e.method} {e.path}" for e in endpoints]
     ax.set_xticks(range(len(endpoints)), ticks)
-    ax.set_ylabel(f"req/s (msgs/s) relative to {_label(BASELINE)} (higher is better)")
+    ax.set_ylabel(
+        f"req/s (msgs/s) relative to {_family_label(BASELINE)}\non the same loop (higher is better)"
+    )
     title = (
-        "Median requests/second (WebSocket: messages/second) relative to aiohttp native; "
+        "Median req/s (WebSocket: msgs/s) relative to aiohttp native on the same event loop; "
         "whiskers: min–max of rounds"
     )
     ax.set_title(title + (" (quick run)" if quick else ""), fontsize=10)
-    ax.legend(fontsize=8, ncols=len(contenders), loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    # The legend fills column by column: a framework's loops one above the other.
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(contenders)), key=lambda i: families.index(contenders[i].family))
+    ax.legend(
+        [handles[i] for i in order], [labels[i] for i in order], fontsize=8,
+        ncols=len(families), loc="upper center", bbox_to_anchor=(0.5, -0.15),
+    )  # fmt: skip
     ax.set_ylim(0, top * 1.12)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

@@ -27,7 +27,6 @@ import time
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `benchmarks` package importable
@@ -35,20 +34,20 @@ if str(ROOT) not in sys.path:  # run as a script: make the `benchmarks` package 
 
 from benchmarks import report  # noqa: E402
 from benchmarks.contenders import (  # noqa: E402
-    BASELINE,
     CONTENDERS,
     ENDPOINTS,
     HOST,
+    LOOPS,
     Contender,
     Endpoint,
     RunningServer,
+    baseline,
     probe,
     start,
 )
 
 WRK_CPU = "1"  # the core of every load generator, wrk and ws_load alike
 WS_LOAD = ROOT / "benchmarks" / "ws_load.py"
-_Named = TypeVar("_Named", Contender, Endpoint)
 # module -> distribution, for everything the driver imports or starts.
 BENCH_MODULES = {
     "aiohttp": "aiohttp",
@@ -56,6 +55,7 @@ BENCH_MODULES = {
     "uvicorn": "uvicorn",
     "hypercorn": "hypercorn",
     "matplotlib": "matplotlib",
+    "uvloop": "uvloop",
 }
 # wrk's done() hook prints exact counts; parsing its human summary ("12.5k") loses digits.
 _LUA_DONE = """
@@ -105,16 +105,17 @@ class Summary:
     """One contender on one endpoint, across rounds (requests are messages on WebSocket)."""
 
     endpoint: str
-    contender: str
+    contender: str  # the name, loop included: "asgiweb-native-uvloop"
     median_rps: float
     min_rps: float
     max_rps: float
-    ratio: float | None  # to the baseline's median; None without a baseline
+    ratio: float | None  # to the baseline's median on the same loop; None without one
     cpu_us_per_request: float
     p99_ms: float
     peak_rss_mib: float
     errors: int
     client_cpu_share: float = 0.0  # the load generator's busiest round, of one core
+    loop: str = "asyncio"
 
 
 # -- setup ----------------------------------------------------------------------------------
@@ -292,13 +293,14 @@ def summarise(
     endpoints: list[Endpoint],
     contenders: list[Contender],
 ) -> list[Summary]:
-    """Medians and spreads per endpoint and contender, with ratios to the baseline."""
+    """Medians and spreads per endpoint and contender, with ratios to the baseline on the
+    contender's own loop."""
     summaries = []
     for endpoint in endpoints:
         mine = [r for r in runs if r.endpoint == endpoint.name]
-        base = [r.rps for r in mine if r.contender == BASELINE]
-        base_median = statistics.median(base) if base else None
         for contender in contenders:
+            base = [r.rps for r in mine if r.contender == baseline(contender.loop)]
+            base_median = statistics.median(base) if base else None
             theirs = [r for r in mine if r.contender == contender.name]
             rps = [r.rps for r in theirs]
             median = statistics.median(rps)
@@ -315,6 +317,7 @@ def summarise(
                     peak_rss[(endpoint.name, contender.name)] / 1024,
                     sum(r.socket_errors + r.bad_status for r in theirs),
                     max(r.client_cpu_share for r in theirs),
+                    contender.loop,
                 )
             )
     return summaries
@@ -330,7 +333,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--connections", type=int, default=64, help="wrk -c, and ws_load's (default 64)"
     )
-    parser.add_argument("--contenders", help="comma-separated subset, e.g. asgiweb-native")
+    parser.add_argument(
+        "--contenders",
+        help="comma-separated subset, e.g. asgiweb-native (on each --loop) or "
+        "asgiweb-native-uvloop (on that loop only)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=(*LOOPS, "both"),
+        default="both",
+        help="the event loop every contender runs on; both: each contender on each, ratios "
+        "to aiohttp native on the same loop (default both)",
+    )
     parser.add_argument("--endpoints", help="comma-separated subset, e.g. plaintext,json,ws")
     parser.add_argument(
         "--output-dir",
@@ -352,20 +366,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _select(items: tuple[_Named, ...], names: str | None) -> list[_Named]:
+def _select_endpoints(names: str | None) -> list[Endpoint]:
     if not names:
-        return list(items)
+        return list(ENDPOINTS)
     wanted = names.split(",")
-    unknown = set(wanted) - {item.name for item in items}
+    unknown = set(wanted) - {endpoint.name for endpoint in ENDPOINTS}
     if unknown:
         raise SystemExit(f"unknown: {', '.join(sorted(unknown))}")
-    return [item for item in items if item.name in wanted]
+    return [endpoint for endpoint in ENDPOINTS if endpoint.name in wanted]
+
+
+def select_contenders(names: str | None, loop: str) -> list[Contender]:
+    """The contenders ``--contenders`` (families or full names) and ``--loop`` ask for."""
+    loops = LOOPS if loop == "both" else (loop,)
+    wanted = names.split(",") if names else None
+    if wanted is not None:
+        known = {c.family for c in CONTENDERS} | {c.name for c in CONTENDERS}
+        unknown = set(wanted) - known
+        if unknown:
+            raise SystemExit(f"unknown: {', '.join(sorted(unknown))}")
+    return [
+        c
+        for c in CONTENDERS
+        if c.loop in loops and (wanted is None or c.family in wanted or c.name in wanted)
+    ]
 
 
 def rerender(path: Path, output_dir: Path) -> list[Path]:
     """The report of an earlier run, from its raw JSON (after a change to the report)."""
     raw = json.loads(path.read_text())
     meta = report.RunMetadata(**raw["meta"])
+    for summary in raw["summaries"]:
+        if "loop" not in summary:  # from before uvloop was measured: all ran on asyncio
+            summary["contender"] += "-asyncio"
     summaries = [Summary(**summary) for summary in raw["summaries"]]
     ran = {(s.endpoint, s.contender) for s in summaries}
     endpoints = [e for e in ENDPOINTS if any(key[0] == e.name for key in ran)]
@@ -379,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
         written = rerender(args.from_json, args.output_dir)
         print("wrote " + ", ".join(os.path.relpath(path) for path in written))
         return
-    endpoints = _select(ENDPOINTS, args.endpoints)
+    endpoints = _select_endpoints(args.endpoints)
     need_wrk = any(not endpoint.websocket for endpoint in endpoints)  # ws_load is ours
     if not args.no_install:
         if need_wrk:
@@ -388,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     elif need_wrk and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (drop --no-install to install it)")
     contenders, skipped = [], []
-    for contender in _select(CONTENDERS, args.contenders):
+    for contender in select_contenders(args.contenders, args.loop):
         if contender.available():
             contenders.append(contender)
         else:

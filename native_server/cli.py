@@ -24,7 +24,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .run import run_app
+from .run import (
+    LOOP_CHOICES,
+    LOOP_ENV,
+    UVLOOP_MISSING,
+    env_loop_choice,
+    new_event_loop,
+    run_app,
+)
 from .runner import GracefulExit
 
 if TYPE_CHECKING:
@@ -66,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="a directory to watch with --reload (repeatable; default: the current directory)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=LOOP_CHOICES,
+        default=None,
+        help=f"event loop: 'auto' is uvloop when installed and the application set no "
+        f"event loop policy, else asyncio (default: ${LOOP_ENV}, else auto)",
     )
     return parser
 
@@ -134,6 +148,7 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             parser.error("--workers > 1 serves TCP only: -U/--path cannot be shared")
         if args.port == 0:
             parser.error("--workers > 1 needs a fixed port: with -P 0 each worker gets its own")
+    _check_loop(parser, args.loop)
     if args.reload_dir and not args.reload:
         parser.error("--reload-dir needs --reload")
     if args.reload:
@@ -146,6 +161,21 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                 parser.error(f"--reload-dir {directory!r} is not a directory")
 
 
+def _check_loop(parser: argparse.ArgumentParser, choice: str | None) -> None:
+    """Fail before any worker starts on an unknown ASGIWEB_LOOP or a missing uvloop."""
+    source = f"--loop {choice}"
+    if choice is None:
+        choice = env_loop_choice()
+        source = f"{LOOP_ENV}={choice}"
+        if choice not in LOOP_CHOICES:
+            parser.error(f"{LOOP_ENV}={choice!r} is not one of {', '.join(LOOP_CHOICES)}")
+    if choice == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            parser.error(f"{source}: {UVLOOP_MISSING}")
+
+
 def _serve(
     args: argparse.Namespace,
     app: Application | Awaitable[Application],
@@ -155,6 +185,10 @@ def _serve(
     notify: Connection | None = None,
 ) -> None:
     logging.basicConfig(level=logging.DEBUG)
+    # Our own loop, not run_app's choice: --loop wins over ASGIWEB_LOOP.
+    handle_signals = loop is None
+    if loop is None:
+        loop = new_event_loop(args.loop)
     if args.path is not None and args.hostname is None:
         host, port = None, None
     else:
@@ -169,7 +203,7 @@ def _serve(
 
     run_app(
         app, host=host, port=port, path=args.path, reuse_port=reuse_port or None,
-        loop=loop, handle_signals=loop is None, print=announce,
+        loop=loop, handle_signals=handle_signals, print=announce,
     )  # fmt: skip
 
 
@@ -190,8 +224,10 @@ def run_worker(
         # An edit within the second the old .pyc was written, keeping the size, would
         # otherwise be served from that stale .pyc.
         sys.dont_write_bytecode = True
+    logging.basicConfig(level=logging.DEBUG)
+    # The entry is imported first: a policy it sets at import time is its loop choice.
     app = _app_from_entry(_parser(), args.entry_func, extra)
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop(args.loop)
 
     def on_sigterm() -> None:
         # Another SIGTERM (systemd signals the whole group, then so do we) must not cut

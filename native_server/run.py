@@ -1,24 +1,93 @@
-"""run_app: serve an application on the native server until SIGINT or SIGTERM."""
+"""run_app: serve an application on the native server until SIGINT or SIGTERM.
+
+Unlike aiohttp's run_app, it runs on uvloop when uvloop is installed and the program
+chose neither a loop nor an event loop policy (as uvicorn's ``--loop auto`` does);
+``ASGIWEB_LOOP=asyncio|uvloop|auto`` overrides that without a code change.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
 import logging
+import os
 import socket
 import ssl as ssl_mod
+import sys
+import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from asgiweb.accesslog import AccessLogger
-from asgiweb.helpers import access_logger
+from asgiweb.helpers import access_logger, server_logger
 
 from .runner import AppRunner, BaseSite, GracefulExit, SockSite, TCPSite, UnixSite
 
 if TYPE_CHECKING:
     from asgiweb.app import Application
 
-__all__ = ["run_app"]
+__all__ = ["LOOP_CHOICES", "new_event_loop", "run_app"]
+
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+LOOP_ENV = "ASGIWEB_LOOP"
+UVLOOP_MISSING = "uvloop is not installed: pip install 'asgiweb[uvloop]'"
+
+
+def new_event_loop(choice: str | None = None) -> asyncio.AbstractEventLoop:
+    """A new event loop for ``choice`` ("auto", "asyncio" or "uvloop"; by default the
+    ``ASGIWEB_LOOP`` environment variable, else "auto").
+
+    "auto" is uvloop when it imports and the program left asyncio's default event loop
+    policy in place; a policy the program installed is its choice and is kept.
+    Raises RuntimeError for "uvloop" without uvloop, ValueError for an unknown choice.
+    """
+    if choice is None:
+        choice = env_loop_choice()
+        source = f"{LOOP_ENV}={choice!r}"
+    else:
+        source = choice
+    if choice not in LOOP_CHOICES:
+        raise ValueError(
+            f"unknown event loop ({source}): expected one of {', '.join(LOOP_CHOICES)}"
+        )
+    if choice == "auto" and not _default_policy():
+        choice, source = "asyncio", "auto, the program's event loop policy"
+    loop = _uvloop(choice == "uvloop") if choice != "asyncio" else None
+    if loop is None:
+        loop = asyncio.new_event_loop()
+    server_logger.debug("Event loop: %s (%s)", _loop_name(loop), source)
+    return loop
+
+
+def env_loop_choice() -> str:
+    """The loop ``ASGIWEB_LOOP`` asks for, unchecked; "auto" when unset or empty."""
+    return os.environ.get(LOOP_ENV, "").strip().lower() or "auto"
+
+
+def _default_policy() -> bool:
+    # Exactly asyncio's class: a subclass or any other policy was installed on purpose.
+    if sys.version_info < (3, 14):
+        return type(asyncio.get_event_loop_policy()) is asyncio.DefaultEventLoopPolicy
+    # 3.14 deprecates policies (3.16 removes them); while they exist they still tell.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        default = getattr(asyncio, "DefaultEventLoopPolicy", None)
+        return default is None or type(asyncio.get_event_loop_policy()) is default
+
+
+def _uvloop(required: bool) -> asyncio.AbstractEventLoop | None:
+    try:
+        import uvloop
+    except ImportError:
+        if required:
+            raise RuntimeError(UVLOOP_MISSING) from None
+        return None
+    return uvloop.new_event_loop()
+
+
+def _loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    cls = type(loop)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 async def _run_app(
@@ -130,9 +199,13 @@ def run_app(
     handler_cancellation: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> None:
-    """Serve ``app`` until interrupted, then shut down gracefully."""
+    """Serve ``app`` until interrupted, then shut down gracefully.
+
+    Without ``loop``, the loop comes from :func:`new_event_loop`: uvloop when installed
+    and no event loop policy was set, unless ``ASGIWEB_LOOP`` says otherwise.
+    """
     if loop is None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
     if loop.get_debug():
         _show_access_log(access_log)
     main_task = loop.create_task(

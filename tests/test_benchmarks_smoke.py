@@ -1,5 +1,6 @@
 """Every benchmark contender starts as the driver starts it, answers each endpoint right, and
-stops on SIGTERM: the benchmark suite cannot rot unnoticed."""
+stops on SIGTERM: the benchmark suite cannot rot unnoticed. Each runs on asyncio, plus
+asgiweb's native server on uvloop (the uvloop variants differ only by a loop option)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,23 @@ def _check_websocket(server: RunningServer, endpoint: Endpoint) -> None:
         assert ws.recv(timeout=10) == endpoint.body, f"{endpoint.name}: binary echo"
 
 
-@pytest.mark.parametrize("contender", CONTENDERS, ids=lambda c: c.name)
+def _runs_uvloop(server: RunningServer) -> bool:
+    """Whether uvloop's extension is loaded in the server process: never, unless it serves on it."""
+    maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    return any("/uvloop/loop." in line for line in maps.splitlines())
+
+
+SMOKED = [c for c in CONTENDERS if c.loop == "asyncio" or c.name == "asgiweb-native-uvloop"]
+
+
+@pytest.mark.parametrize("contender", SMOKED, ids=lambda c: c.name)
 def test_contender_serves_every_endpoint(contender: Contender) -> None:
     for module in contender.needs:  # aiohttp and Starlette are bench-only dependencies
         pytest.importorskip(module)
     pytest.importorskip("websockets")
     with running(contender) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        if sys.platform.startswith("linux"):
+            assert _runs_uvloop(server) == (contender.loop == "uvloop"), contender.name
         for endpoint in ENDPOINTS:
             if endpoint.websocket:
                 _check_websocket(server, endpoint)
@@ -72,3 +84,45 @@ def test_ws_load_generator() -> None:
     assert out["requests"] > 0, out
     assert out["socket_errors"] == out["bad_status"] == 0, out
     assert 0.9 < out["duration_us"] / 1e6 < 1.5, out
+
+
+def test_ratios_are_to_the_baseline_on_the_same_loop() -> None:
+    """A uvloop row is divided by aiohttp on uvloop, never by aiohttp on asyncio."""
+    from benchmarks import report
+    from benchmarks.run import Run, select_contenders, summarise
+
+    contenders = select_contenders("aiohttp-native,asgiweb-native", "both")
+    assert [c.name for c in contenders] == [
+        "asgiweb-native-asyncio", "aiohttp-native-asyncio",
+        "asgiweb-native-uvloop", "aiohttp-native-uvloop",
+    ]  # fmt: skip
+    rps = {
+        "aiohttp-native-asyncio": 100, "asgiweb-native-asyncio": 150,
+        "aiohttp-native-uvloop": 200, "asgiweb-native-uvloop": 300,
+    }  # fmt: skip
+    runs = [Run("plaintext", name, 1, n, 1.0, 0.01, 0, 0, 100.0, 900.0) for name, n in rps.items()]
+    peak_rss = {("plaintext", name): 1024 for name in rps}
+    endpoints = [e for e in ENDPOINTS if e.name == "plaintext"]
+    summaries = summarise(runs, peak_rss, endpoints, contenders)
+    ratios = {(s.contender, s.loop): s.ratio for s in summaries}
+    assert ratios == {
+        ("asgiweb-native-asyncio", "asyncio"): 1.5,
+        ("aiohttp-native-asyncio", "asyncio"): 1.0,
+        ("asgiweb-native-uvloop", "uvloop"): 1.5,
+        ("aiohttp-native-uvloop", "uvloop"): 1.0,
+    }
+    meta = report.RunMetadata("stamp", "date", "command", 1, 1, 1, 64, True, {}, "0.0", notes=[])
+    text = report.markdown(meta, summaries, contenders, endpoints)
+    assert "| endpoint | loop | asgiweb native | aiohttp native |" in text
+    assert "| plaintext | asyncio | 1.50× | 1.00× |" in text
+    assert "| plaintext | uvloop | 1.50× | 1.00× |" in text
+    assert "| asgiweb native | uvloop | 300 | 300–300 | 1.50× |" in text
+
+
+def test_only_one_loop_leaves_the_other_out() -> None:
+    from benchmarks.run import select_contenders
+
+    names = [c.name for c in select_contenders("aiohttp-native,asgiweb-native-uvloop", "uvloop")]
+    assert names == ["asgiweb-native-uvloop", "aiohttp-native-uvloop"]
+    with pytest.raises(SystemExit, match="unknown: nginx"):
+        select_contenders("nginx", "both")

@@ -7,6 +7,7 @@ same handlers: any difference in the numbers comes from the framework, not the a
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
@@ -88,10 +89,21 @@ def build_app(web: ModuleType) -> Any:
 
 
 def serve(web: ModuleType, app: Any, argv: list[str] | None = None) -> None:
-    """Serve ``app`` on ``web``'s own server: ``--host`` and ``--port`` from the command line."""
+    """Serve ``app`` on ``web``'s own server: ``--host``, ``--port`` and ``--loop`` from the
+    command line."""
     parser = argparse.ArgumentParser(description="Serve a benchmark app on its native server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args(argv)
+    # The loop is made here and passed in, the same way for both frameworks: aiohttp's
+    # run_app never picks uvloop itself, asgiweb's would unless told otherwise.
+    loop: asyncio.AbstractEventLoop
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
     # No access log and no banner: neither is what we are measuring.
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, loop=loop)
