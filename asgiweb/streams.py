@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import warnings
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -321,6 +322,29 @@ class _EmptyStreamReader(StreamReader):
 EMPTY_PAYLOAD: StreamReader = _EmptyStreamReader()
 
 
+# Linux >= 4.14: a read that copies only what the page cache holds and fails with EAGAIN
+# rather than wait for the disk. Where it works, a cached file is read on the event loop,
+# which spares a thread round trip per chunk (the bulk of the CPU cost of sending a file)
+# and keeps every chunk allocated by the loop's thread, not scattered over the executor
+# threads' malloc arenas.
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") else None
+
+
+def _read_cached(fd: int, position: int, size: int, flags: int) -> bytes:
+    """Up to ``size`` bytes at ``position`` that the page cache holds; raises
+    BlockingIOError if it holds none of them."""
+    buffer = bytearray(size)
+    read = os.preadv(fd, [buffer], position, flags)
+    return bytes(buffer) if read == size else bytes(memoryview(buffer)[:read])
+
+
+def _descriptor(file: BinaryIO) -> int | None:
+    try:
+        return file.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
 async def copy_file(
     file: BinaryIO,
     offset: int,
@@ -328,23 +352,46 @@ async def copy_file(
     chunk_size: int,
     write: Callable[[bytes], Awaitable[None]],
 ) -> None:
-    """Send ``count`` bytes of ``file`` from ``offset`` through ``write``, reading in a
-    thread so a slow disk never blocks the event loop."""
+    """Send ``count`` bytes of ``file`` from ``offset`` through ``write``, one chunk of
+    at most ``chunk_size`` bytes in memory at a time.
+
+    What the page cache holds is read on the event loop (Linux); anything that would wait
+    for the disk is read in a thread, so a slow disk never blocks the loop.
+    """
     loop = asyncio.get_running_loop()
+    fd = _descriptor(file)
+    nowait = _RWF_NOWAIT if fd is not None else None
 
     def read_at(position: int, size: int) -> bytes:
         file.seek(position)
         return file.read(size)
 
     position = offset
-    remaining = count
-    while remaining > 0:
-        chunk = await loop.run_in_executor(None, read_at, position, min(chunk_size, remaining))
+    end = offset + count
+    while position < end:
+        size = min(chunk_size, end - position)
+        chunk = b""
+        if nowait is not None:
+            assert fd is not None
+            try:
+                chunk = _read_cached(fd, position, size, nowait)
+            except BlockingIOError:
+                pass  # none of it cached: the thread waits for the disk
+            except OSError:
+                nowait = None  # a file system or file kind without it: threads from now on
+            else:
+                # A write that need not wait returns without suspending: without this,
+                # a cached file would hold the loop until its end, and a server that
+                # drops what a departed client is sent would never let us notice.
+                await asyncio.sleep(0)
+        if not chunk:
+            chunk = await loop.run_in_executor(None, read_at, position, size)
         if not chunk:
             raise OSError(f"{getattr(file, 'name', file)!r} ended before the expected length")
         await write(chunk)
         position += len(chunk)
-        remaining -= len(chunk)
+    if fd is not None:
+        file.seek(end)  # where reading it through the file object would have left it
 
 
 # Content codings the body reader undoes (as aiohttp's auto_decompress); wbits for zlib.

@@ -277,6 +277,10 @@ async def _refuse(send: ASGISendCallable, reason: str) -> None:
 
 
 def _puller(receive: ASGIReceiveCallable, sink: ASGISink) -> Any:
+    # One message per call, and the reader calls only once it holds nothing: the body
+    # held in the application is never more than the last message, however far the
+    # client is ahead (the server's flow control bounds the rest; see
+    # tests/functional/test_asgi_memory.py).
     async def pull(reader: StreamReader) -> None:
         _feed(reader, await receive(), sink)
 

@@ -42,6 +42,13 @@ _NO_WEBSOCKET_SERVER = (
 )
 
 
+#: The largest body message a file is sent in. uvicorn waits for its write buffer to drain
+#: below the high-water mark (64 KiB) before it writes a message, then writes the whole
+#: message: each connection holds up to that mark plus two chunks (the one in the buffer,
+#: the one waiting), so 256 KiB chunks cost some 600 KiB per slow connection. 64 KiB is
+#: Starlette's size; docs/reliability.md has the figures.
+ASGI_FILE_CHUNK = 64 * 1024
+
 # Lower-cased wire names of the headers responses carry most; others are encoded per use.
 _ENCODED_NAMES: dict[str, bytes] = {}
 
@@ -179,6 +186,7 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
 
     async def sendfile(self, file: BinaryIO, offset: int, count: int, chunk_size: int) -> None:
         await self.flush()
+        chunk_size = min(chunk_size, ASGI_FILE_CHUNK)
         await copy_file(file, offset, count, chunk_size, self.write)
 
     @property
