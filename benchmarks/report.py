@@ -48,6 +48,9 @@ class RunMetadata:
     elapsed_s: float = 0.0
     peak_rss_reset: bool = True
     notes: list[str] = field(default_factory=list)
+    # benchmarks/idle.py: KiB of RSS per idle keep-alive connection, by contender name.
+    idle_connections: int = 0
+    idle_kib: dict[str, float] = field(default_factory=dict)
 
     def finish(self, elapsed_s: float, peak_rss_reset: bool) -> None:
         self.elapsed_s = elapsed_s
@@ -240,6 +243,31 @@ def endpoint_table(summaries: list[Summary], endpoint: Endpoint) -> list[str]:
     return lines
 
 
+def idle_table(meta: RunMetadata, contenders: list[Contender]) -> list[str]:
+    """KiB per idle keep-alive connection, and aiohttp native's figure on the same loop
+    divided by it (above 1: less memory than aiohttp)."""
+    if not meta.idle_kib:
+        return []
+    lines = [
+        "## Memory per idle keep-alive connection",
+        "",
+        f"{meta.idle_connections} connections, each after one `GET /plaintext`, held open: the "
+        "server's RSS with them less before, per connection (benchmarks/idle.py). Kernel "
+        "socket buffers are in no process's RSS.",
+        "",
+        "| contender | loop | KiB per connection | aiohttp native ÷ this |",
+        "|---|---|---:|---:|",
+    ]
+    for c in contenders:
+        kib = meta.idle_kib.get(c.name)
+        if kib is None:
+            continue
+        base = meta.idle_kib.get(baseline(c.loop))
+        ratio = base / kib if base is not None and kib > 0 else None
+        lines.append(f"| {c.label} | {c.loop} | {kib:.1f} | {_ratio(ratio)} |")
+    return [*lines, ""]
+
+
 def text_table(
     summaries: list[Summary], contenders: list[Contender], endpoints: list[Endpoint]
 ) -> str:
@@ -370,6 +398,7 @@ def markdown(
             *same_server,
             "",
         ]
+    lines += idle_table(meta, contenders)
     lines += [
         "## Per endpoint",
         "",

@@ -45,6 +45,11 @@ from benchmarks.contenders import (  # noqa: E402
     probe,
     start,
 )
+from benchmarks.idle import (  # noqa: E402
+    DEFAULT_CONNECTIONS,
+    idle_kib_per_connection,
+    usable_connections,
+)
 
 WRK_CPU = "1"  # the core of every load generator, wrk and ws_load alike
 WS_LOAD = ROOT / "benchmarks" / "ws_load.py"
@@ -352,6 +357,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=ROOT / "docs" / "benchmarks",
         help="where results.md and results.png go (default docs/benchmarks)",
     )
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=DEFAULT_CONNECTIONS,
+        help="idle keep-alive connections opened to measure memory per connection, after the "
+        "endpoints (default %(default)s; 0 skips it)",
+    )
     parser.add_argument("--no-install", action="store_true", help="do not install wrk or deps")
     parser.add_argument(
         "--from-json",
@@ -445,6 +457,15 @@ def main(argv: list[str] | None = None) -> None:
         preflight(servers, endpoints)
         with tempfile.TemporaryDirectory(prefix="asgiweb-bench-") as tmp:
             runs, peak_rss, reset_ok = benchmark(servers, endpoints, args, Path(tmp))
+        idle = usable_connections(args.idle)
+        if idle < args.idle:
+            meta.notes.append(f"Idle connections: {idle}, as many as the descriptor limit allows.")
+        if idle:
+            meta.idle_connections = idle
+            for server in servers:
+                kib = idle_kib_per_connection(server, idle)
+                meta.idle_kib[server.contender.name] = kib
+                print(f"idle      {server.contender.name:18} {kib:6.2f} KiB per connection")
     finally:
         for server in servers:
             server.stop()

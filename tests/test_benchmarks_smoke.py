@@ -126,3 +126,30 @@ def test_only_one_loop_leaves_the_other_out() -> None:
     assert names == ["asgiweb-native-uvloop", "aiohttp-native-uvloop"]
     with pytest.raises(SystemExit, match="unknown: nginx"):
         select_contenders("nginx", "both")
+
+
+def test_idle_connections_are_measured_and_reported() -> None:
+    """The idle-memory measurement runs against a real server (every connection answered
+    and held), and the report divides aiohttp's figure by each on the same loop."""
+    from benchmarks import report
+    from benchmarks.idle import idle_kib_per_connection, usable_connections
+    from benchmarks.run import select_contenders
+
+    connections = usable_connections(50)
+    assert connections == 50
+    with running(CONTENDERS[0], cpu=None) as server:
+        kib = idle_kib_per_connection(server, connections)
+        assert server.process.poll() is None, server.output()
+    assert isinstance(kib, float) and kib < 64, kib  # 50 connections: a coarse figure
+
+    contenders = select_contenders("aiohttp-native,asgiweb-native", "both")
+    meta = report.RunMetadata("stamp", "date", "command", 1, 1, 1, 64, True, {}, "0.0")
+    meta.idle_connections = 1000
+    meta.idle_kib = {
+        "asgiweb-native-asyncio": 3.2, "aiohttp-native-asyncio": 8.0,
+        "asgiweb-native-uvloop": 4.0, "aiohttp-native-uvloop": 6.0,
+    }  # fmt: skip
+    lines = report.idle_table(meta, contenders)
+    assert "| asgiweb native | asyncio | 3.2 | 2.50× |" in lines
+    assert "| asgiweb native | uvloop | 4.0 | 1.50× |" in lines
+    assert "| aiohttp native | uvloop | 6.0 | 1.00× |" in lines
