@@ -108,6 +108,13 @@ _FAMILIES: tuple[Contender, ...] = (
         f"-m uvicorn benchmarks.apps.starlette_app:app --host {HOST} --port {{port}} {_UVICORN}",
         needs=("starlette", "uvicorn"),
     ),
+    Contender(
+        "starlette-hypercorn",
+        "Starlette + hypercorn",
+        f"-m hypercorn benchmarks.apps.starlette_app:app --bind {HOST}:{{port}} --workers 0 "
+        "--worker-class {loop} --log-level warning",
+        needs=("starlette", "hypercorn"),
+    ),
 )
 CONTENDERS: tuple[Contender, ...] = tuple(
     replace(family, loop=loop, needs=family.needs + (("uvloop",) if loop == "uvloop" else ()))

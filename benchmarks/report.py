@@ -190,7 +190,10 @@ def ratio_table(
 
 
 # Pairs on the same ASGI server: the framework is the only difference between them.
-SAME_SERVER_PAIRS = (("asgiweb-uvicorn", "starlette-uvicorn"),)
+SAME_SERVER_PAIRS = (
+    ("asgiweb-uvicorn", "starlette-uvicorn"),
+    ("asgiweb-hypercorn", "starlette-hypercorn"),
+)
 
 
 def same_server_table(summaries: list[Summary], endpoints: list[Endpoint]) -> list[str]:
@@ -216,8 +219,9 @@ def same_server_table(summaries: list[Summary], endpoints: list[Endpoint]) -> li
                 "| CPU per request, theirs ÷ ours |",
                 "|---|---|---:|---:|",
                 *rows,
+                "",
             ]
-    return lines
+    return lines[:-1]  # the page adds the blank line after the last table
 
 
 def endpoint_table(summaries: list[Summary], endpoint: Endpoint) -> list[str]:
