@@ -135,8 +135,7 @@ class RequestParser:
         # False in a body, whose bytes need no line ending.
         self._watch_line = False
         self._parser = httptools.HttpRequestParser(self)
-        # The events of the feed() in progress (the callbacks append to it); unset between.
-        self._events: list[Event]
+        self._events: list[Event] = []
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._in_head = False
@@ -151,8 +150,9 @@ class RequestParser:
 
     # -- httptools callbacks -------------------------------------------------------------
     def on_message_begin(self) -> None:
-        # _url and _headers start empty: __init__ and on_message_complete leave them so.
+        self._url = b""
         self._line_length = 0
+        self._headers = []
         self._in_head = True
         self._watch_line = True
         self._spanned = False
@@ -257,10 +257,6 @@ class RequestParser:
             # Trailers that ended in this feed: bounded as in one read as in many.
             self._measure_head()
         self._watch_line = False
-        # Nothing of a finished request stays with an idle connection: its target and its
-        # header list belong to the head now (or were trailers, dropped).
-        self._url = b""
-        self._headers = []
         if not self._upgrade_body:  # else the message ends after the body counted in feed()
             self._events.append(END_OF_MESSAGE)
 
@@ -275,41 +271,36 @@ class RequestParser:
         if self.upgraded:
             raise RuntimeError("feed() after an upgrade: the bytes are no longer HTTP")
         events = self._events = []
-        try:
-            self._feed_size = len(data)
-            if self._upgrade_body:
-                self._upgrade_body_received(data)
-                return events
-            try:
-                self._parser.feed_data(data)
-            except httptools.HttpParserUpgrade as exc:
-                offset = exc.args[0] if exc.args else len(data)
-                self._upgrade_body_received(data[offset:])
-            except httptools.HttpParserCallbackError as exc:
-                cause = exc.__context__
-                if isinstance(cause, ProtocolError):
-                    cause.events = events  # what came before the fault is still served
-                    raise cause from None
-                raise
-            except httptools.HttpParserInvalidMethodError:
-                raise _refused(events, 400, "Invalid method") from None
-            except httptools.HttpParserInvalidURLError:
-                raise _refused(events, 400, "Invalid request target") from None
-            except httptools.HttpParserError as exc:
-                raise _refused(events, *_classify(str(exc))) from None
-            if self._watch_line:  # a head, or trailers, continue in the next read
-                try:
-                    self._check_partial_line(data)
-                    self._measure_head()
-                except ProtocolError as exc:
-                    exc.events = events
-                    raise
-                self._spanned = True
+        self._feed_size = len(data)
+        if self._upgrade_body:
+            self._upgrade_body_received(data)
             return events
-        finally:
-            # The events (a head, body chunks) are the caller's now: an idle connection
-            # must not keep its last request's body alive until the next read.
-            del self._events
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            self._upgrade_body_received(data[offset:])
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, ProtocolError):
+                cause.events = events  # what came before the fault is still served
+                raise cause from None
+            raise
+        except httptools.HttpParserInvalidMethodError:
+            raise _refused(events, 400, "Invalid method") from None
+        except httptools.HttpParserInvalidURLError:
+            raise _refused(events, 400, "Invalid request target") from None
+        except httptools.HttpParserError as exc:
+            raise _refused(events, *_classify(str(exc))) from None
+        if self._watch_line:  # a head, or trailers, continue in the next read
+            try:
+                self._check_partial_line(data)
+                self._measure_head()
+            except ProtocolError as exc:
+                exc.events = events
+                raise
+            self._spanned = True
+        return events
 
     def _measure_head(self) -> None:
         """431 once the request line and fields read so far (or the trailer fields) are

@@ -95,36 +95,3 @@ def test_the_event_types_are_exported_with_their_documentation() -> None:
     assert EndOfMessage.__doc__ and events.__doc__
     assert type(END_OF_MESSAGE) is EndOfMessage and repr(END_OF_MESSAGE) == "END_OF_MESSAGE"
     assert list(EndOfMessage) == [END_OF_MESSAGE]  # a singleton: `is` is the test
-
-
-def _held_by(parser: RequestParser) -> list[object]:
-    """What the parser references: its attributes and, one level down, their items."""
-    held: list[object] = []
-    for value in vars(parser).values():
-        held.append(value)
-        if isinstance(value, list | tuple):
-            held.extend(value)
-    return held
-
-
-@pytest.mark.parametrize(
-    "request_bytes",
-    [
-        b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world",
-        PIPELINE.partition(b"GET /next")[0],  # chunked, with trailers
-    ],
-)
-def test_an_idle_parser_keeps_nothing_of_the_requests_it_finished(request_bytes: bytes) -> None:
-    # An idle keep-alive connection must not hold its last request's head, header list or
-    # body chunks (up to a read's size each) until the client sends again.
-    parser = RequestParser()
-    events = parser.feed(request_bytes)
-    assert events[-1] is END_OF_MESSAGE
-    finished = [e for e in events if e is not END_OF_MESSAGE]
-    finished += [e._raw for e in events if isinstance(e, RequestHead)]  # the list as parsed
-    held = _held_by(parser)
-    for item in finished:
-        assert all(item is not h for h in held), f"the idle parser still holds {item!r}"
-    # It still parses the next request as before.
-    (head, end) = parser.feed(b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
-    assert isinstance(head, RequestHead) and head.path == "/again" and end is END_OF_MESSAGE
