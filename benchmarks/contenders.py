@@ -272,11 +272,18 @@ class RunningServer:
 
     def peak_rss_kib(self) -> int:
         """VmHWM summed over the server's processes: the peak since start or the last reset."""
+        return self._status_kib("VmHWM:")
+
+    def rss_kib(self) -> int:
+        """VmRSS summed over the server's processes: resident memory now."""
+        return self._status_kib("VmRSS:")
+
+    def _status_kib(self, key: str) -> int:
         total = 0
         for pid in _process_tree(self.process.pid):
             with contextlib.suppress(OSError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
+                    if line.startswith(key):
                         total += int(line.split()[1])
         return total
 

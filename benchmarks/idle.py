@@ -13,9 +13,8 @@ import contextlib
 import resource
 import socket
 import time
-from pathlib import Path
 
-from .contenders import HOST, RunningServer, _process_tree
+from .contenders import HOST, RunningServer
 
 __all__ = ["DEFAULT_CONNECTIONS", "idle_kib_per_connection", "usable_connections"]
 
@@ -34,16 +33,6 @@ def usable_connections(wanted: int) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
     return max(0, min(wanted, soft - 64))  # room for the driver's own files
-
-
-def _rss_kib(server: RunningServer) -> int:
-    total = 0
-    for pid in _process_tree(server.process.pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
 
 
 def _answered(sock: socket.socket) -> None:
@@ -87,11 +76,11 @@ def idle_kib_per_connection(server: RunningServer, connections: int) -> float:
     for sock in _open(server, _WARMUP):
         sock.close()
     time.sleep(_SETTLE_S)
-    before = _rss_kib(server)
+    before = server.rss_kib()
     socks = _open(server, connections)
     try:
         time.sleep(_SETTLE_S)
-        after = _rss_kib(server)
+        after = server.rss_kib()
     finally:
         for sock in socks:
             sock.close()
