@@ -66,6 +66,9 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
 
     adds_default_headers = True
     detects_disconnect = True
+    # Fields the server owns whatever the framing (the HTTP/2 sink's); otherwise only
+    # Transfer-Encoding, and only on a chunked body, is left to the server.
+    _connection_fields: frozenset[bytes] = frozenset()
     __slots__ = (
         "_send", "_scope", "_done", "aborted", "unread", "_receive", "_body", "_watcher",
         "disconnected", "_transport", "_protocol",
@@ -112,8 +115,11 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
             (names.get(name) or _encode_name(name), value.encode("utf-8"))
             for name, value in headers.items()
         ]
-        if chunked:
-            raw = [item for item in raw if item[0] not in _SKIP_HEADERS]
+        dropped = self._connection_fields
+        if chunked and not dropped:
+            dropped = _SKIP_HEADERS
+        if dropped:
+            raw = [item for item in raw if item[0] not in dropped]
         self._held = {"type": "http.response.start", "status": status, "headers": raw}
 
     def _send_head(self, head: dict[str, Any]) -> Awaitable[None]:
@@ -230,21 +236,7 @@ class ASGIHTTP2Sink(ASGISink):
     adds ``Transfer-Encoding`` to a body without a length)."""
 
     __slots__ = ()
-
-    def start(
-        self,
-        status: int,
-        reason: str,
-        headers: CIMultiDict[str],
-        chunked: bool,
-        keep_alive: bool,
-        body_allowed: bool,
-        flush: bool,
-    ) -> None:
-        super().start(status, reason, headers, chunked, keep_alive, body_allowed, flush)
-        head = self._held
-        assert head is not None
-        head["headers"] = [item for item in head["headers"] if item[0] not in _CONNECTION_HEADERS]
+    _connection_fields = _CONNECTION_HEADERS
 
 
 class ASGITransport:
