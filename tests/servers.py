@@ -34,6 +34,13 @@ class ServerErrors(AssertionError):
     """The server under test failed on its side, whatever the client saw."""
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free a moment ago, for a program that must be told one."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

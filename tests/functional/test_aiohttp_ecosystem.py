@@ -15,7 +15,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import wait_listening
+from servers import free_port, wait_listening
 
 for _extension in (
     "aiohttp_cors",
@@ -41,12 +40,6 @@ APP = "ecosystem_app"
 PATHS = ("aiohttp", "native", "uvicorn")
 # Headers whose values differ by server, not by framework.
 VOLATILE = {"date", "server", "content-length", "transfer-encoding", "connection", "keep-alive"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _command(path: str, port: int) -> tuple[list[str], dict[str, str]]:
@@ -73,7 +66,7 @@ def serve(path: str) -> Iterator[str]:
     At exit the server is stopped with SIGINT, as a user stops it; anything it printed
     that looks like an error fails the test, whatever the client saw.
     """
-    port = _free_port()
+    port = free_port()
     argv, env = _command(path, port)
     process = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port
 
 uvloop = pytest.importorskip("uvloop")
 
@@ -81,12 +81,6 @@ def init(argv: list[str]) -> web.Application:
     app.on_startup.append(record)
     return app
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environ(**extra: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from example_apps import EXAMPLES, load_example
-from servers import serve, wait_listening
+from servers import free_port, serve, wait_listening
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).parents[2]
@@ -344,12 +344,6 @@ PROGRAMS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run_program(name: str, command: list[str], port: int, tmp_path: Path) -> int:
     """Start ``command``, ask it one thing, stop it with SIGTERM; its exit code."""
     env = os.environ | {"PORT": str(port), "UPLOAD_DIR": str(tmp_path / "uploads")}
@@ -375,14 +369,14 @@ def _run_program(name: str, command: list[str], port: int, tmp_path: Path) -> in
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_runs_natively_as_a_program(name: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, f"examples/{name}.py"]
     assert _run_program(name, command, port, tmp_path) == 0
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_runs_under_uvicorn_as_a_program(name: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", f"examples.{name}:app", "--port", str(port)]
     # uvicorn (0.29 and later) re-raises the signal it stopped on once it is done.
     assert _run_program(name, command, port, tmp_path) == -signal.SIGTERM

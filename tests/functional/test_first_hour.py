@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import serve
+from servers import free_port, serve
 
 from asgiweb import web
 
@@ -107,12 +107,6 @@ def snippets(doc: str) -> dict[str, str]:
         assert name not in found, f"{doc}: two doc-test snippets named {name}"
         found[name] = code
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -24,19 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from servers import wait_listening
+from servers import free_port, wait_listening
 
 aiohttp = pytest.importorskip("aiohttp")
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "tests" / "apps"
 CLIENTS = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -76,7 +70,7 @@ class Server:
 
 @pytest.fixture(params=["native", "uvicorn"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(APPS)}
     if request.param == "native":
         argv = [sys.executable, str(APPS / "load_app.py"), str(port)]

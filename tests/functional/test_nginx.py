@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from servers import serve
+from servers import free_port, serve
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).parents[2]
@@ -124,12 +124,6 @@ class Stack:
         return self.backend_log.stat().st_size, self.nginx_log.stat().st_size
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait(
     connect_once: Callable[[], socket.socket], process: subprocess.Popen[bytes], what: str
 ) -> None:
@@ -196,7 +190,7 @@ def _nginx(directory: Path, fill: dict[str, str]) -> Iterator[int]:
     assert NGINX is not None
     (directory / "nginx.conf").write_text(NGINX_CONF.format(dir=directory))
     for attempt in range(3):  # the free port may be taken before nginx binds it
-        port = _free_port()
+        port = free_port()
         (directory / "asgiweb.conf").write_text(_render({**fill, "LISTEN": f"127.0.0.1:{port}"}))
         command = [NGINX, "-p", str(directory), "-c", "nginx.conf", "-e", "error.log"]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import free_port
 
 from tests.servers import wait_listening
 
@@ -62,13 +62,6 @@ async def app(scope, receive, send):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Granian:
     def __init__(self, url: str, record: Path, output: Path) -> None:
         self.url = url
@@ -90,7 +83,7 @@ def granian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Granian]:
     (root / "small.txt").write_bytes(SMALL)
     (tmp / "pathsend_app.py").write_text(APP_MODULE)
     record, output = tmp / "record.jsonl", tmp / "granian.log"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PATHSEND_ROOT": str(root),

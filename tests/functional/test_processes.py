@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY_SIZE = 1_000_000
@@ -47,12 +47,6 @@ app = web.Application()
 app.router.add_get("/pid", pid)
 app.router.add_get("/slow", slow)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Tree:

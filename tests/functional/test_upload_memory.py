@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 200 * 1024 * 1024
 CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def command(kind: str, port: int) -> list[str]:
