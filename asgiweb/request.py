@@ -346,7 +346,7 @@ class BaseRequest(MutableMapping[str, Any]):
     @reify
     def content_length(self) -> int | None:
         """The ``Content-Length`` header as an int, or None."""
-        value = self._head.headers.get(hdrs.CONTENT_LENGTH)
+        value = self._head.first_value(b"content-length")
         return int(value) if value is not None else None
 
     @reify
@@ -408,15 +408,14 @@ class BaseRequest(MutableMapping[str, Any]):
             declared = self.content_length
             if limit and declared is not None and declared > limit:
                 raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
-            body = bytearray()
-            while True:
-                chunk = await self._payload.readany()
-                if not chunk:
-                    break
-                body.extend(chunk)
-                if limit and len(body) > limit:
-                    raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-            self._read_bytes = bytes(body)
+            payload = self._payload
+            if isinstance(payload, StreamReader):
+                body = await payload.read_all(limit)
+            else:  # a payload given to make_mocked_request(): anything with readany()
+                body = await _read_pieces(payload, limit)
+            if limit and len(body) > limit:
+                raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+            self._read_bytes = body
         return self._read_bytes
 
     async def text(self) -> str:
@@ -567,3 +566,13 @@ class Request(BaseRequest):
             signal = app.on_response_prepare
             if signal:
                 await signal.send(self, response)
+
+
+async def _read_pieces(payload: Any, limit: int) -> bytes:
+    """:meth:`StreamReader.read_all` for a payload of another kind (one with ``readany``)."""
+    body = bytearray()
+    while chunk := await payload.readany():
+        body += chunk
+        if limit and len(body) > limit:
+            break
+    return bytes(body)

@@ -209,6 +209,38 @@ class StreamReader:
             return b""
         return self._take(n)
 
+    async def read_all(self, limit: int = 0) -> bytes:
+        """The rest of the body in one piece, copied once.
+
+        With a ``limit``, reading stops as soon as more than ``limit`` bytes are held: the
+        result is then longer than ``limit`` (by at most one piece) and the caller refuses
+        it, having never held more of an oversized body than that.
+        """
+        parts: list[bytes] = []
+        size = 0
+        buffer = self._buffer
+        while True:
+            if buffer:
+                taken = self._size
+                parts.extend(buffer)
+                buffer.clear()
+                self._size = 0
+                self._cursor += taken
+                size += taken
+                if self.paused and self._flow is not None:
+                    self.paused = False
+                    self._flow.resume_reading()
+                if limit and size > limit:
+                    break
+            if self._exception is not None:
+                raise self._exception
+            if self._eof:
+                break
+            await self._wait("read")
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts)
+
     async def readany(self) -> bytes:
         """Read whatever is buffered, waiting for something if the buffer is empty."""
         if not await self._fill("readany"):
@@ -408,7 +440,7 @@ def decode_body(head: RequestHead, raw: StreamReader) -> StreamReader:
     """
     if not head.has_body:
         return raw
-    coding = head.headers.get("Content-Encoding", "").strip().lower()
+    coding = (head.first_value(b"content-encoding") or "").strip().lower()
     if coding not in ("gzip", "x-gzip", "deflate"):
         return raw  # identity, or a coding we do not undo: handed over as sent
     inflater: Any = None

@@ -153,6 +153,16 @@ class RequestHead:
             )
         return headers
 
+    def first_value(self, lname: bytes) -> str | None:
+        """The first value of the field named ``lname`` (lower-case), as :attr:`headers`
+        would give it, without building :attr:`headers` for one field."""
+        if self._headers is not None:
+            return self._headers.get(lname.decode("latin-1"))
+        for name, value in self._raw:
+            if len(name) == len(lname) and name.lower() == lname:
+                return value.decode("utf-8", "surrogateescape")
+        return None
+
     @property
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
         return tuple((name, value) for name, value in self._raw)

@@ -10,6 +10,7 @@ from asgiweb import web
 from asgiweb.request import parse_forwarded
 from asgiweb.streams import StreamReader
 from asgiweb.test_utils import MockSink, make_mocked_request
+from asgiweb.transport import blank_head
 
 
 def test_make_mocked_request_drives_a_handler() -> None:
@@ -98,6 +99,80 @@ def test_reader_pauses_the_transport_past_high_water_and_resumes_below_low() -> 
 
     assert asyncio.run(drain()) == [b"x" * 15, b"y" * 5]  # one buffered piece per read
     assert flow.resumed == 1
+
+
+def test_read_all_joins_pieces_as_they_arrive_and_resumes_the_transport() -> None:
+    flow = Flow()
+
+    async def run() -> bytes:
+        reader = StreamReader(limit=4, flow=flow)
+        reader.feed_data(b"abcdefghi")  # 9 > 2 * limit: the transport pauses
+        assert flow.paused == 1
+        loop = asyncio.get_running_loop()
+        loop.call_soon(reader.feed_data, b"jk")
+        loop.call_soon(reader.feed_eof)
+        body = await reader.read_all()
+        assert reader.at_eof() and reader.total_bytes == 11
+        assert await reader.read() == b""
+        return body
+
+    assert asyncio.run(run()) == b"abcdefghijk"
+    assert flow.resumed == 1
+
+
+def test_read_all_stops_one_piece_past_its_limit() -> None:
+    async def run() -> tuple[bytes, bytes]:
+        reader = StreamReader()
+        pulled = 0
+
+        async def pull(reader: StreamReader) -> None:
+            nonlocal pulled
+            pulled += 1
+            reader.feed_data(b"x" * 4)  # an endless body
+
+        reader._pull = pull
+        over = await reader.read_all(limit=10)
+        return over, await reader.readany()
+
+    over, rest = asyncio.run(run())
+    assert over == b"x" * 12  # past the limit by one piece, and no more was pulled
+    assert rest == b"x" * 4
+
+
+def test_read_all_raises_the_bodys_error_after_what_came_before_it() -> None:
+    async def run() -> None:
+        reader = StreamReader()
+        reader.feed_data(b"ab")
+        asyncio.get_running_loop().call_soon(reader.set_exception, ConnectionResetError("gone"))
+        await reader.read_all()
+
+    with pytest.raises(ConnectionResetError, match="gone"):
+        asyncio.run(run())
+
+
+def test_client_max_size_refuses_a_body_without_a_length() -> None:
+    reader = StreamReader()
+    request = make_mocked_request("POST", "/", payload=reader, client_max_size=5)
+    reader.feed_data(b"abc")
+    reader.feed_data(b"def")
+    reader.feed_eof()
+    with pytest.raises(web.HTTPRequestEntityTooLarge) as caught:
+        asyncio.run(request.read())
+    assert "6" in caught.value.text
+
+
+def test_first_value_reads_the_raw_fields_as_headers_would() -> None:
+    raw = [
+        (b"Content-Encoding", b" GZip "),
+        (b"content-encoding", b"deflate"),
+        (b"X-Raw", b"caf\xc3\xa9 \xff"),
+    ]
+    head = blank_head(raw)
+    found = [head.first_value(name) for name in (b"content-encoding", b"x-raw", b"host")]
+    assert head._headers is None  # nothing built for one field
+    assert found == [head.headers.get("Content-Encoding"), head.headers["X-Raw"], None]
+    assert found[:2] == [" GZip ", "caf\u00e9 \udcff"]
+    assert head.first_value(b"x-raw") == found[1]  # from the built headers now
 
 
 def test_reader_readuntil_across_pieces_and_eof() -> None:
