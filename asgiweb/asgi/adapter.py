@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..request import BaseRequest
     from ..typedefs import RequestHandler
 
-__all__ = ["ASGIAdapter", "BadRequest", "ResponseAborted", "lifespan"]
+__all__ = ["ASGIAdapter", "BadRequest", "ReceivedBody", "ResponseAborted", "lifespan"]
 
 # A websocket scope says ws/wss; aiohttp's request.scheme is that of the handshake.
 _WS_SCHEMES = {"ws": "http", "wss": "https"}
@@ -191,10 +191,10 @@ class ASGIAdapter:
             if not head.has_body and not _has_length(scope["headers"]):
                 first = await _body_follows(head, receive)
         if head.has_body:
-            body = payload = StreamReader(pull=_puller(receive, sink), limit=self._read_bufsize)
+            body = payload = ReceivedBody(receive, sink, self._read_bufsize)
             sink._body = body
             if first is not None:
-                _feed(body, first, sink)
+                body.take(first)
             if self._auto_decompress:
                 payload = decode_body(head, payload)
             if not head.expect:  # a client waiting for 100 Continue has sent nothing yet
@@ -276,25 +276,62 @@ async def _refuse(send: ASGISendCallable, reason: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _puller(receive: ASGIReceiveCallable, sink: ASGISink) -> Any:
-    # One message per call, and the reader calls only once it holds nothing: the body
-    # held in the application is never more than the last message, however far the
-    # client is ahead (the server's flow control bounds the rest; see
-    # tests/functional/test_asgi_memory.py).
-    async def pull(reader: StreamReader) -> None:
-        _feed(reader, await receive(), sink)
+class ReceivedBody(StreamReader):
+    """A request body pulled from ``receive()``: one message per read, and only when the
+    reader holds nothing, so the body held in the application is never more than the
+    last message however far the client is ahead (the server's flow control bounds the
+    rest; see tests/functional/test_asgi_memory.py)."""
 
-    return pull
+    def __init__(self, receive: ASGIReceiveCallable, sink: ASGISink, limit: int) -> None:
+        super().__init__(limit=limit, pull=self._pull_one)
+        self._receive = receive
+        self._sink = sink
 
+    async def _pull_one(self, reader: StreamReader) -> None:
+        self.take(await self._receive())
 
-def _feed(reader: StreamReader, message: Any, sink: ASGISink) -> None:
-    if message["type"] == "http.request":
-        reader.feed_data(message.get("body", b""))
-        if not message.get("more_body", False):
-            reader.feed_eof()
-    else:  # http.disconnect: the client left before sending the whole body
-        sink.disconnected = True
-        reader.set_exception(ConnectionResetError("client disconnected"))
+    def take(self, message: Any) -> None:
+        """Feed one ``http.request`` message; ``http.disconnect`` fails the body."""
+        if message["type"] == "http.request":
+            self.feed_data(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.feed_eof()
+        else:  # the client left before sending the whole body
+            self._sink.disconnected = True
+            self.set_exception(ConnectionResetError("client disconnected"))
+
+    async def read_all(self, limit: int = 0) -> bytes:
+        if self._buffer or self._pulling or self._eof or self._exception is not None:
+            return await super().read_all(limit)
+        # The whole body straight from the messages: none of them passes through the
+        # buffer, which costs a microsecond or two per message (hypercorn sends many).
+        parts: list[bytes] = []
+        size = 0
+        receive = self._receive
+        more = True
+        self._pulling = True
+        try:
+            while more:
+                message: Any = await receive()
+                if message["type"] != "http.request":
+                    self.take(message)
+                    break
+                data = message.get("body", b"")
+                if data:
+                    parts.append(data)
+                    size += len(data)
+                more = message.get("more_body", False)
+                if limit and size > limit:
+                    break  # the caller refuses it; the sink discards the rest
+        finally:
+            self._pulling = False
+        self.total_bytes += size
+        self._cursor += size
+        if self._exception is not None:
+            raise self._exception
+        if not more:
+            self.feed_eof()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _has_length(raw_headers: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -149,9 +150,96 @@ def test_body_pulled_in_pieces() -> None:
     scope["method"] = "POST"
     scope["headers"].append((b"transfer-encoding", b"chunked"))
     sent = asyncio.run(call(app, scope, [b"ab", b"cde", b""]))
-    import json
-
     assert json.loads(sent[1]["body"]) == {"pieces": 2, "total": 5}
+
+
+def body_app(
+    client_max_size: int = 1024**2, first: int = 0, seen: list[str] | None = None
+) -> web.Application:
+    """Reads ``first`` bytes with readany() (0: none), then the rest with read(); a read
+    that fails is noted in ``seen``."""
+    app = web.Application(client_max_size=client_max_size)
+
+    async def handler(request: web.Request) -> web.Response:
+        head = await request.content.readany() if first else b""
+        try:
+            rest = await request.read()
+        except ConnectionResetError as exc:
+            if seen is not None:
+                seen.append(f"{exc} {request.transport is None}")
+            raise
+        return web.json_response({"head": head.decode(), "rest": rest.decode()})
+
+    app.router.add_post("/", handler)
+    return app
+
+
+def body_scope() -> dict[str, Any]:
+    scope = http_scope("/", b"/")
+    scope["method"] = "POST"
+    scope["headers"].append((b"transfer-encoding", b"chunked"))
+    return scope
+
+
+def test_read_takes_every_message_of_the_body() -> None:
+    sent = asyncio.run(call(body_app(), body_scope(), [b"ab", b"", b"cde", b"f"]))
+    assert json.loads(sent[1]["body"]) == {"head": "", "rest": "abcdef"}
+
+
+def test_read_after_readany_gets_the_rest() -> None:
+    sent = asyncio.run(call(body_app(first=1), body_scope(), [b"ab", b"cde", b"f"]))
+    assert json.loads(sent[1]["body"]) == {"head": "ab", "rest": "cdef"}
+
+
+def test_read_stops_pulling_one_message_past_client_max_size() -> None:
+    asked = 0
+    asked_before_answer = None
+    pieces = [b"x" * 4] * 100
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": pieces.pop(), "more_body": bool(pieces)}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal asked_before_answer
+        if asked_before_answer is None:
+            asked_before_answer = asked
+        sent.append(message)
+
+    asyncio.run(body_app(client_max_size=10)(body_scope(), receive, send))
+    assert sent[0]["status"] == 413
+    assert b"10" in sent[1]["body"] and b"12" in sent[1]["body"]  # limit and size read
+    # 12 bytes, 3 messages: the one past the limit was the last read; the rest of the body
+    # is read and dropped once the answer is decided (so the connection stays usable).
+    assert asked_before_answer == 3
+    assert asked == 100
+
+
+def test_client_leaving_mid_body_fails_the_read() -> None:
+    messages = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    seen: list[str] = []
+    asyncio.run(body_app(seen=seen)(body_scope(), receive, send))
+    # The handler saw the error, the request knows the client is gone, nothing was sent.
+    assert seen == ["client disconnected True"]
+    assert sent == []
 
 
 def test_scope_fields_a_plain_request_does_not_need_are_read_when_asked() -> None:
