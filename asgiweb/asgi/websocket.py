@@ -27,6 +27,11 @@ _SERVER_OWNED: Final = frozenset(
      "date", "server"}
 )  # fmt: skip
 _CLOSED: Final = WSMessage(WSMsgType.CLOSED, None, None)
+# Read once per message: an enum member lookup costs as much as the rest of a comparison,
+# and WSMessage's NamedTuple __new__ is a Python function that tuple.__new__ skips.
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
+_tuple_new: Final = tuple.__new__
 # RFC 6455 §7.1.5: the code for a connection that ended without a close frame.
 _ABNORMAL: Final = 1006
 
@@ -171,11 +176,11 @@ class ASGIWebSocketChannel:
                     raise self._too_big(limit)
                 # The server has decoded (and so checked) the text already.
                 data = text if self.decode_text else text.encode("utf-8")
-                return WSMessage(WSMsgType.TEXT, data, "")
+                return _tuple_new(WSMessage, (_TEXT, data, ""))
             data = message.get("bytes") or b""
             if limit and len(data) > limit:
                 raise self._too_big(limit)
-            return WSMessage(WSMsgType.BINARY, data, "")
+            return _tuple_new(WSMessage, (_BINARY, data, ""))
         if kind == "websocket.disconnect":
             self._ended = True
             code = message.get("code", 1005)
@@ -201,32 +206,38 @@ class ASGIWebSocketChannel:
     async def send(self, data: bytes | str, opcode: int, compress: int | None = None) -> None:
         if self._ended or self._close_sent:
             raise ConnectionResetError("Cannot write to a closing WebSocket")
-        if opcode == WSMsgType.TEXT:
+        message: dict[str, Any]
+        if opcode == _TEXT:
             text = data if isinstance(data, str) else data.decode("utf-8")
-            await self._send_message({"type": "websocket.send", "text": text})
-            return
-        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        if opcode == WSMsgType.BINARY:
-            await self._send_message({"type": "websocket.send", "bytes": raw})
-        elif opcode == WSMsgType.CLOSE:
-            code = int.from_bytes(raw[:2], "big") if len(raw) >= 2 else 1000
-            await self.close(code, raw[2:])
-        # PING and PONG: the ASGI server pings and answers pings itself.
+            message = {"type": "websocket.send", "text": text}
+        elif opcode == _BINARY:
+            raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            message = {"type": "websocket.send", "bytes": raw}
+        else:
+            if opcode == WSMsgType.CLOSE:
+                raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+                code = int.from_bytes(raw[:2], "big") if len(raw) >= 2 else 1000
+                await self.close(code, raw[2:])
+            return  # PING and PONG: the ASGI server pings and answers pings itself.
+        try:
+            await self._send(message)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise self._lost() from exc
 
     async def close(self, code: int, reason: bytes, *, drain: bool = True) -> None:
         if self._ended or self._close_sent:
             return
         self._close_sent = True
-        await self._send_message(
-            {"type": "websocket.close", "code": code, "reason": reason.decode("utf-8", "replace")}
-        )
-
-    async def _send_message(self, message: dict[str, Any]) -> None:
+        text = reason.decode("utf-8", "replace")
         try:
-            await self._send(message)  # type: ignore[arg-type]
-        except OSError as exc:  # uvicorn's ClientDisconnected, for one
-            self._ended = True
-            raise ConnectionResetError("Cannot write to a closed WebSocket") from exc
+            await self._send({"type": "websocket.close", "code": code, "reason": text})
+        except OSError as exc:
+            raise self._lost() from exc
+
+    def _lost(self) -> ConnectionResetError:
+        # The server could not send (uvicorn's ClientDisconnected, for one): the peer is gone.
+        self._ended = True
+        return ConnectionResetError("Cannot write to a closed WebSocket")
 
     def disconnect(self) -> None:
         # The server ends the connection once websocket.close is sent or the app returns.
