@@ -115,6 +115,21 @@ _FAMILIES: tuple[Contender, ...] = (
         "--worker-class {loop} --log-level warning",
         needs=("starlette", "hypercorn"),
     ),
+    # What the ASGI server alone costs: a bare application (apps/floor_app.py) that no
+    # framework under the same server can beat.
+    Contender(
+        "floor-uvicorn",
+        "bare ASGI + uvicorn",
+        f"-m uvicorn benchmarks.apps.floor_app:app --host {HOST} --port {{port}} {_UVICORN}",
+        needs=("uvicorn",),
+    ),
+    Contender(
+        "floor-hypercorn",
+        "bare ASGI + hypercorn",
+        f"-m hypercorn benchmarks.apps.floor_app:app --bind {HOST}:{{port}} --workers 0 "
+        "--worker-class {loop} --log-level warning",
+        needs=("hypercorn",),
+    ),
 )
 CONTENDERS: tuple[Contender, ...] = tuple(
     replace(family, loop=loop, needs=family.needs + (("uvloop",) if loop == "uvloop" else ()))

@@ -224,6 +224,43 @@ def same_server_table(summaries: list[Summary], endpoints: list[Endpoint]) -> li
     return lines[:-1]  # the page adds the blank line after the last table
 
 
+# Each ASGI server's floor (a bare application), and the frameworks measured on it.
+FLOORS = (
+    ("floor-uvicorn", ("asgiweb-uvicorn", "starlette-uvicorn")),
+    ("floor-hypercorn", ("asgiweb-hypercorn", "starlette-hypercorn")),
+)
+
+
+def floor_table(summaries: list[Summary], endpoints: list[Endpoint]) -> list[str]:
+    """Server CPU per request of a bare ASGI application, what each framework adds to it
+    on the same server and loop, and the ratio to Starlette that an application costing
+    nothing would reach: the ceiling of any "faster than Starlette" target there."""
+    table = _by_key(summaries)
+    rows = []
+    for floor, (ours, theirs) in FLOORS:
+        for endpoint in endpoints:
+            for loop in LOOPS:
+                base = table.get((endpoint.name, f"{floor}-{loop}"))
+                a = table.get((endpoint.name, f"{ours}-{loop}"))
+                b = table.get((endpoint.name, f"{theirs}-{loop}"))
+                if base is None or a is None or b is None or not base.cpu_us_per_request:
+                    continue
+                bare = base.cpu_us_per_request
+                rows.append(
+                    f"| {_family_label(floor)} | {endpoint.name} | {loop} | {bare:.1f} "
+                    f"| {a.cpu_us_per_request - bare:+.1f} | {b.cpu_us_per_request - bare:+.1f} "
+                    f"| {b.cpu_us_per_request / bare:.2f}× |"
+                )
+    if not rows:
+        return []
+    return [
+        "| server | endpoint | loop | bare app, CPU µs/op | asgiweb adds | Starlette adds "
+        "| ceiling vs Starlette |",
+        "|---|---|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def endpoint_table(summaries: list[Summary], endpoint: Endpoint) -> list[str]:
     """One endpoint: every contender's numbers."""
     lines = [
@@ -400,6 +437,20 @@ def markdown(
             "Medians of the same rounds, on the same loop; above 1 asgiweb is faster.",
             "",
             *same_server,
+            "",
+        ]
+    floors = floor_table(summaries, endpoints)
+    if floors:
+        lines += [
+            "## What the ASGI server alone costs",
+            "",
+            "A bare ASGI application (benchmarks/apps/floor_app.py: canned answers, no "
+            "framework) under the same server and loop, and the CPU per request each framework "
+            "adds to it (negative: below the floor, which is noise). The last column is "
+            "Starlette's CPU per request divided by the bare application's: what a framework "
+            "that cost nothing would score against Starlette there.",
+            "",
+            *floors,
             "",
         ]
     lines += idle_table(meta, contenders)

@@ -119,6 +119,29 @@ def test_ratios_are_to_the_baseline_on_the_same_loop() -> None:
     assert "| asgiweb native | uvloop | 300 | 300–300 | 1.50× |" in text
 
 
+def test_floor_table_sets_each_framework_against_its_servers_bare_app() -> None:
+    from benchmarks import report
+    from benchmarks.run import Run, select_contenders, summarise
+
+    contenders = select_contenders(
+        "aiohttp-native,asgiweb-uvicorn,starlette-uvicorn,floor-uvicorn", "asyncio"
+    )
+    # CPU per request: 80 us bare, asgiweb 110, Starlette 120 (100 requests each).
+    cpu_us = {"aiohttp-native": 100, "floor-uvicorn": 80, "asgiweb-uvicorn": 110,
+              "starlette-uvicorn": 120}  # fmt: skip
+    runs = [
+        Run("plaintext", f"{family}-asyncio", 1, 100, 1.0, us * 100 / 1e6, 0, 0, 100.0, 900.0)
+        for family, us in cpu_us.items()
+    ]
+    peak_rss = {("plaintext", run.contender): 1024 for run in runs}
+    endpoints = [e for e in ENDPOINTS if e.name == "plaintext"]
+    summaries = summarise(runs, peak_rss, endpoints, contenders)
+    lines = report.floor_table(summaries, endpoints)
+    assert lines[2:] == [
+        "| bare ASGI + uvicorn | plaintext | asyncio | 80.0 | +30.0 | +40.0 | 1.50× |"
+    ]
+
+
 def test_only_one_loop_leaves_the_other_out() -> None:
     from benchmarks.run import select_contenders
 
