@@ -19,7 +19,7 @@ from .body_sources import STREAM_CHUNK_SIZE as STREAM_CHUNK_SIZE
 from .body_sources import remaining_size, send_stream_body, stream_source
 from .compression import MAX_SYNC_CHUNK_SIZE as MAX_SYNC_CHUNK_SIZE
 from .compression import ContentCoding, ResponseCompression
-from .helpers import HttpVersion11
+from .helpers import HttpVersion11, dumps_json
 from .http.response_headers import TEXT_TYPES, content_headers, text_type
 from .http.response_headers import check_headers as check_headers
 from .keys import ResponseKey
@@ -500,6 +500,7 @@ def _length_value(size: int) -> str:
 
 # Marks an argument not given, where None is a value (JSON null).
 _UNSET: Any = object()
+_JSON_DUMPS: Final = json.dumps  # the default encoder, for which dumps_json() stands in
 
 
 def json_response(
@@ -517,7 +518,7 @@ def json_response(
     if data is not _UNSET:
         if text or body:
             raise ValueError("only one of data, text, or body should be specified")
-        text = dumps(data)
+        text = dumps_json(data) if dumps is _JSON_DUMPS else dumps(data)
     return Response(
         text=text,
         body=body,

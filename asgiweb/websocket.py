@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar, overload
 
+from .helpers import dumps_json
 from .http.ws_handshake import HandshakeError
 from .response import StreamResponse
 from .streams import EofStream
@@ -36,6 +37,7 @@ _END_TYPES: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLO
 # Looked up once for the per-message paths: attribute access on an Enum class is not free.
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
+_JSON_DUMPS: Final = json.dumps  # the default encoder, for which dumps_json() stands in
 
 
 class WSMessageTypeError(TypeError):
@@ -284,7 +286,9 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         dumps: Callable[[Any], str] = json.dumps,
     ) -> None:
         """Send ``data`` serialised by ``dumps`` as a TEXT message."""
-        await self.send_str(dumps(data), compress=compress)
+        await self.send_str(
+            dumps_json(data) if dumps is _JSON_DUMPS else dumps(data), compress=compress
+        )
 
     async def send_json_bytes(
         self,
