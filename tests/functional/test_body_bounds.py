@@ -15,6 +15,7 @@ import functools
 import gzip
 import re
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -274,6 +275,42 @@ def test_a_refused_body_past_the_read_buffer_leaves_the_connection_usable(serve_
             answer = conn.request(post_head(path, FORM, length=len(body)), body)
             assert_too_large(answer, most=len(body))
             still_serving(server.port, conn, answer)
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_client_leaving_mid_body_fails_read_and_the_server_goes_on(
+    serve_app: Any, framing: str
+) -> None:
+    failures: list[str] = []
+    failed = threading.Event()
+    app = web.Application()
+
+    async def read(request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except ConnectionResetError as exc:
+            failures.append(type(exc).__name__)
+            failed.set()
+            return web.Response(text="nobody to send this to")
+        return web.Response(text=f"read {len(body)}")
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_post("/read", read)
+    app.router.add_get("/ok", ok)
+    with serve_app(app) as server:
+        conn = Connection(server.port)
+        if framing == "length":
+            conn.send(post_head(b"/read", length=100_000) + b"x" * 3000)
+        else:
+            te = b"Transfer-Encoding: chunked"
+            conn.send(post_head(b"/read", te) + chunked(b"x" * 3000)[:-5])  # no last chunk
+        time.sleep(0.2)  # the handler is waiting in read() for the rest
+        conn.close()
+        assert failed.wait(5), "read() never learned that the client left"
+        assert failures == ["ConnectionResetError"]
+        still_serving(server.port, None)
 
 
 def test_a_chunked_body_is_refused_once_over_not_at_its_end(serve_app: Any) -> None:
