@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+from .accel import speedups
 
 __all__ = ["serialize_head", "frame_chunk", "LAST_CHUNK", "CONTINUE_100"]
 
@@ -22,13 +24,20 @@ def _status_line(version: tuple[int, int], status: int, reason: str) -> str:
     return line
 
 
-def serialize_head(
+def _py_serialize_head(
     version: tuple[int, int], status: int, reason: str, headers: Iterable[tuple[str, str]]
 ) -> bytes:
-    """The status line and headers. Header names and values were validated by the core."""
     block = "\r\n".join(map(": ".join, headers))
     line = _status_line(version, status, reason)
     return (line + block + "\r\n\r\n" if block else line + "\r\n").encode("utf-8")
+
+
+#: ``serialize_head(version, status, reason, headers)``: the status line and header
+#: block as UTF-8 bytes; ``headers`` yields ``(name, value)`` pairs of ``str``, which the
+#: core has validated. Compiled when the accelerator is in use (see :mod:`.accel`).
+serialize_head: Callable[[tuple[int, int], int, str, Iterable[tuple[str, str]]], bytes] = (
+    _py_serialize_head if speedups is None else speedups.serialize_head
+)
 
 
 def frame_chunk(data: bytes) -> bytes:

@@ -12,6 +12,7 @@ import codecs
 import functools
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Final
 
 from asgiweb.http.ws_handshake import DeflateParams
@@ -25,6 +26,8 @@ from asgiweb.ws_types import (
     check_close,
     check_frame,
 )
+
+from .accel import speedups
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
@@ -130,7 +133,7 @@ _SMALL_KEYS: Final = [
 ]
 
 
-def _unmask(data: bytearray, mask: bytes) -> bytes:
+def _py_unmask(data: bytearray, mask: bytes) -> bytes:
     """``data`` XOR the repeated ``mask`` (RFC 6455 §5.3); may overwrite ``data``."""
     size = len(data)
     if size < _SMALL_PAYLOAD:
@@ -149,6 +152,40 @@ def apply_mask(data: bytes, mask: bytes) -> bytes:
     if len(mask) != 4:
         raise ValueError("A WebSocket mask is 4 bytes")
     return _unmask(bytearray(data), mask)
+
+
+def _py_small_frame(
+    data: bytes | bytearray | memoryview, decode_text: bool, max_msg_size: int
+) -> WSMessage | None:
+    """The message when ``data`` is exactly one masked, final, uncompressed TEXT or BINARY
+    frame with a payload under 126 bytes (within ``max_msg_size``, 0: no limit); None
+    otherwise. TEXT that is not UTF-8 raises :class:`UnicodeDecodeError`."""
+    size = len(data) - 6
+    if size < 0 or size > 125 or data[1] != _MASKED | size:
+        return None
+    first = data[0]
+    if first not in _PLAIN_FINAL_DATA or (max_msg_size and size > max_msg_size):
+        return None
+    # The whole frame as one little-endian integer: bits 16-47 are the mask, the
+    # payload starts at bit 48. No slices, no copy of a view.
+    repeat, bits = _SMALL_KEYS[size]
+    whole = int.from_bytes(data, "little")
+    key = ((whole >> 16) & 0xFFFFFFFF) * repeat
+    payload = (((whole >> 48) ^ key) & bits).to_bytes(size, "little")
+    if first == _FIN | _TEXT:
+        text = payload.decode("utf-8")
+        return _tuple_new(WSMessage, (_TEXT_MESSAGE, text if decode_text else payload, ""))
+    return _tuple_new(WSMessage, (_BINARY_MESSAGE, payload, ""))
+
+
+# The compiled twins when the accelerator is in use (native_server/wire/accel.py).
+_unmask: Callable[[bytearray, bytes], bytes] = _py_unmask
+_small_frame: Callable[[bytes | bytearray | memoryview, bool, int], WSMessage | None] = (
+    _py_small_frame
+)
+if speedups is not None:
+    _unmask = speedups.unmask
+    _small_frame = speedups.small_frame
 
 
 def build_frame(
@@ -280,41 +317,15 @@ class FrameReader:
         """The common read, decoded straight from ``data``: the message when ``data`` is
         exactly one whole, small, unfragmented, uncompressed data frame and nothing is
         pending. None otherwise, having consumed nothing: then :meth:`feed` it."""
-        size = len(data) - 6
-        if (
-            size < 0
-            or size > 125
-            or self._buffer
-            or self._opcode
-            or self._failed
-            or self.closed
-            or data[1] != _MASKED | size
-        ):
+        if self._buffer or self._opcode or self._failed or self.closed:
             return None
-        first = data[0]
-        if first not in _PLAIN_FINAL_DATA:
-            return None
-        limit = self._max_msg_size
-        if limit and size > limit:
-            return None  # the general path raises the right error
-        # The whole frame as one little-endian integer: bits 16-47 are the mask, the
-        # payload starts at bit 48. No slices, no copy of a view.
-        repeat, bits = _SMALL_KEYS[size]
-        whole = int.from_bytes(data, "little")
-        key = ((whole >> 16) & 0xFFFFFFFF) * repeat
-        payload = (((whole >> 48) ^ key) & bits).to_bytes(size, "little")
-        if first == _FIN | _TEXT:
-            try:
-                text = payload.decode("utf-8")
-                return _tuple_new(
-                    WSMessage, (_TEXT_MESSAGE, text if self.decode_text else payload, "")
-                )
-            except UnicodeDecodeError as exc:
-                self._failed = True
-                error = _invalid_text(exc)
-                error.messages = []
-                raise error from exc
-        return _tuple_new(WSMessage, (_BINARY_MESSAGE, payload, ""))
+        try:
+            return _small_frame(data, self.decode_text, self._max_msg_size)
+        except UnicodeDecodeError as exc:
+            self._failed = True
+            error = _invalid_text(exc)
+            error.messages = []
+            raise error from exc
 
     def _parse(self, messages: list[WSMessage]) -> None:
         buffer = self._buffer

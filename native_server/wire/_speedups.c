@@ -1,0 +1,344 @@
+/* The native server's optional accelerator: the few wire operations where Python's
+ * per-operation cost is most of the work. Each function has a pure-Python twin in
+ * native_server/wire (websocket.py, serializer.py) that gives the same results and
+ * raises the same errors for the inputs it is specified for (tests/unit/native_server/
+ * wire/test_speedups.py checks that); native_server/wire/accel.py picks one or the other, and
+ * ASGIWEB_NO_EXTENSIONS=1 makes it pick Python. No state, no I/O.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* asgiweb.ws_types.WSMessage and WSMsgType.TEXT / BINARY, looked up once at import. */
+static PyTypeObject *message_type = NULL;
+static PyObject *text_kind = NULL;
+static PyObject *binary_kind = NULL;
+static PyObject *empty_str = NULL;
+
+/* out[i] = in[i] ^ mask[i % 4] (RFC 6455 5.3), eight bytes at a time. */
+static void
+xor_mask(const unsigned char *in, unsigned char *out, Py_ssize_t size,
+         const unsigned char *mask)
+{
+    uint64_t key;
+    unsigned char key_bytes[8];
+    Py_ssize_t i = 0;
+
+    memcpy(key_bytes, mask, 4);
+    memcpy(key_bytes + 4, mask, 4);
+    memcpy(&key, key_bytes, 8);
+    for (; i + 8 <= size; i += 8) {
+        uint64_t word;
+        memcpy(&word, in + i, 8);
+        word ^= key;
+        memcpy(out + i, &word, 8);
+    }
+    /* i is a multiple of 8, so the mask lines up with i % 4 == 0 again. */
+    for (; i < size; i++) {
+        out[i] = in[i] ^ mask[i & 3];
+    }
+}
+
+PyDoc_STRVAR(unmask_doc,
+"unmask(data, mask, /) -> bytes\n\n"
+"``data`` XOR the repeated 4-byte ``mask`` (RFC 6455 5.3).");
+
+static PyObject *
+unmask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data, mask;
+    PyObject *result = NULL;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "unmask() takes exactly 2 arguments");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &mask, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (mask.len != 4) {
+        PyErr_SetString(PyExc_ValueError, "A WebSocket mask is 4 bytes");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, data.len);
+    if (result != NULL) {
+        xor_mask((const unsigned char *)data.buf,
+                 (unsigned char *)PyBytes_AS_STRING(result), data.len,
+                 (const unsigned char *)mask.buf);
+    }
+done:
+    PyBuffer_Release(&mask);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+/* A WSMessage(kind, data, "") built as tuple.__new__ builds it: no Python __new__. */
+static PyObject *
+new_message(PyObject *kind, PyObject *data)
+{
+    PyObject *message = message_type->tp_alloc(message_type, 3);
+    if (message == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    Py_INCREF(kind);
+    Py_INCREF(empty_str);
+    PyTuple_SET_ITEM(message, 0, kind);
+    PyTuple_SET_ITEM(message, 1, data); /* the reference passed in */
+    PyTuple_SET_ITEM(message, 2, empty_str);
+    return message;
+}
+
+PyDoc_STRVAR(small_frame_doc,
+"small_frame(data, decode_text, max_msg_size, /) -> WSMessage | None\n\n"
+"The message when ``data`` is exactly one masked, final, uncompressed TEXT or BINARY\n"
+"frame with a payload under 126 bytes (and within ``max_msg_size``, 0: no limit);\n"
+"None otherwise. TEXT that is not UTF-8 raises UnicodeDecodeError.");
+
+static PyObject *
+small_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const unsigned char *frame;
+    unsigned char payload[125];
+    Py_ssize_t size;
+    long limit;
+    int decode_text, overflow, first;
+    PyObject *data;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "small_frame() takes exactly 3 arguments");
+        return NULL;
+    }
+    decode_text = PyObject_IsTrue(args[1]);
+    if (decode_text < 0) {
+        return NULL;
+    }
+    limit = PyLong_AsLongAndOverflow(args[2], &overflow);
+    if (limit == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (overflow) { /* beyond a C long: as Python compares, no frame is that long */
+        limit = overflow > 0 ? LONG_MAX : LONG_MIN;
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    frame = (const unsigned char *)view.buf;
+    size = view.len - 6; /* two header bytes and the mask */
+    if (size < 0 || size > 125 || frame[1] != (0x80 | size)
+        || (frame[0] != 0x81 && frame[0] != 0x82) || (limit != 0 && size > limit)) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    first = frame[0];
+    xor_mask(frame + 6, payload, size, frame + 2);
+    PyBuffer_Release(&view);
+    if (first == 0x82) {
+        data = PyBytes_FromStringAndSize((const char *)payload, size);
+        return data == NULL ? NULL : new_message(binary_kind, data);
+    }
+    /* Checked as UTF-8 whatever decode_text says, with Python's own codec: the same
+     * UnicodeDecodeError as bytes.decode("utf-8"). */
+    data = PyUnicode_DecodeUTF8((const char *)payload, size, "strict");
+    if (data == NULL) {
+        return NULL;
+    }
+    if (!decode_text) {
+        Py_DECREF(data);
+        data = PyBytes_FromStringAndSize((const char *)payload, size);
+        if (data == NULL) {
+            return NULL;
+        }
+    }
+    return new_message(text_kind, data);
+}
+
+PyDoc_STRVAR(serialize_head_doc,
+"serialize_head(version, status, reason, headers, /) -> bytes\n\n"
+"The status line and header block, UTF-8 encoded; ``headers`` yields (name, value)\n"
+"pairs of str. Nothing is validated here (the core did it).");
+
+/* Appends a str's UTF-8 bytes at *pos, growing *buffer (a bytes object) as needed. */
+static int
+append_utf8(PyObject **buffer, Py_ssize_t *pos, PyObject *text)
+{
+    Py_ssize_t length;
+    const char *utf8;
+
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "sequence item: expected str instance, %.80s found",
+                     Py_TYPE(text)->tp_name);
+        return -1;
+    }
+    utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+    if (utf8 == NULL) {
+        return -1;
+    }
+    if (*pos + length + 4 > PyBytes_GET_SIZE(*buffer)) {
+        Py_ssize_t wanted = (*pos + length + 4) * 2;
+        if (_PyBytes_Resize(buffer, wanted) < 0) {
+            return -1;
+        }
+    }
+    memcpy(PyBytes_AS_STRING(*buffer) + *pos, utf8, length);
+    *pos += length;
+    return 0;
+}
+
+static int
+append_raw(PyObject **buffer, Py_ssize_t *pos, const char *bytes, Py_ssize_t length)
+{
+    if (*pos + length > PyBytes_GET_SIZE(*buffer)) {
+        if (_PyBytes_Resize(buffer, (*pos + length) * 2) < 0) {
+            return -1;
+        }
+    }
+    memcpy(PyBytes_AS_STRING(*buffer) + *pos, bytes, length);
+    *pos += length;
+    return 0;
+}
+
+static PyObject *
+serialize_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *buffer, *iterator, *item;
+    Py_ssize_t pos = 0;
+    long major, minor, status;
+    char line[64];
+    int written;
+
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "serialize_head() takes exactly 4 arguments");
+        return NULL;
+    }
+    if (!PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 2) {
+        PyErr_SetString(PyExc_TypeError, "version must be a (major, minor) tuple");
+        return NULL;
+    }
+    major = PyLong_AsLong(PyTuple_GET_ITEM(args[0], 0));
+    if (major == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    minor = PyLong_AsLong(PyTuple_GET_ITEM(args[0], 1));
+    if (minor == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    status = PyLong_AsLong(args[1]);
+    if (status == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    buffer = PyBytes_FromStringAndSize(NULL, 256);
+    if (buffer == NULL) {
+        return NULL;
+    }
+    written = snprintf(line, sizeof(line), "HTTP/%ld.%ld %ld ", major, minor, status);
+    if (written < 0 || written >= (int)sizeof(line)
+        || append_raw(&buffer, &pos, line, written) < 0
+        || append_utf8(&buffer, &pos, args[2]) < 0
+        || append_raw(&buffer, &pos, "\r\n", 2) < 0) {
+        Py_XDECREF(buffer);
+        return NULL;
+    }
+    iterator = PyObject_GetIter(args[3]);
+    if (iterator == NULL) {
+        Py_DECREF(buffer);
+        return NULL;
+    }
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        PyObject *name = NULL, *value = NULL;
+        int failed;
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
+            name = PyTuple_GET_ITEM(item, 0);
+            value = PyTuple_GET_ITEM(item, 1);
+        }
+        else if (PyList_Check(item) && PyList_GET_SIZE(item) == 2) {
+            name = PyList_GET_ITEM(item, 0);
+            value = PyList_GET_ITEM(item, 1);
+        }
+        if (name == NULL) {
+            PyErr_SetString(PyExc_TypeError, "headers must yield (name, value) pairs");
+            failed = 1;
+        }
+        else {
+            failed = append_utf8(&buffer, &pos, name) < 0
+                     || append_raw(&buffer, &pos, ": ", 2) < 0
+                     || append_utf8(&buffer, &pos, value) < 0
+                     || append_raw(&buffer, &pos, "\r\n", 2) < 0;
+        }
+        Py_DECREF(item);
+        if (failed) {
+            Py_DECREF(iterator);
+            Py_XDECREF(buffer);
+            return NULL;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred() || append_raw(&buffer, &pos, "\r\n", 2) < 0) {
+        Py_XDECREF(buffer);
+        return NULL;
+    }
+    if (_PyBytes_Resize(&buffer, pos) < 0) {
+        return NULL;
+    }
+    return buffer;
+}
+
+static PyMethodDef methods[] = {
+    {"unmask", (PyCFunction)(void (*)(void))unmask, METH_FASTCALL, unmask_doc},
+    {"small_frame", (PyCFunction)(void (*)(void))small_frame, METH_FASTCALL, small_frame_doc},
+    {"serialize_head", (PyCFunction)(void (*)(void))serialize_head, METH_FASTCALL,
+     serialize_head_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "native_server.wire._speedups",
+    "Compiled twins of a few wire functions; see native_server/wire/accel.py.",
+    -1,
+    methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    PyObject *types, *kinds;
+
+    if (message_type == NULL) {
+        types = PyImport_ImportModule("asgiweb.ws_types");
+        if (types == NULL) {
+            return NULL;
+        }
+        message_type = (PyTypeObject *)PyObject_GetAttrString(types, "WSMessage");
+        kinds = PyObject_GetAttrString(types, "WSMsgType");
+        Py_DECREF(types);
+        if (message_type == NULL || kinds == NULL) {
+            Py_CLEAR(message_type);
+            Py_XDECREF(kinds);
+            return NULL;
+        }
+        text_kind = PyObject_GetAttrString(kinds, "TEXT");
+        binary_kind = PyObject_GetAttrString(kinds, "BINARY");
+        Py_DECREF(kinds);
+        empty_str = PyUnicode_FromStringAndSize("", 0);
+        if (text_kind == NULL || binary_kind == NULL || empty_str == NULL
+            || !PyType_Check(message_type)
+            || !PyType_IsSubtype(message_type, &PyTuple_Type)) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "WSMessage must be a tuple type");
+            }
+            Py_CLEAR(message_type);
+            Py_CLEAR(text_kind);
+            Py_CLEAR(binary_kind);
+            Py_CLEAR(empty_str);
+            return NULL;
+        }
+    }
+    return PyModule_Create(&module_def);
+}

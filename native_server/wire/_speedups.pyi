@@ -1,0 +1,17 @@
+from collections.abc import Iterable
+
+from asgiweb.ws_types import WSMessage
+
+def unmask(
+    data: bytes | bytearray | memoryview, mask: bytes | bytearray | memoryview, /
+) -> bytes: ...
+def small_frame(
+    data: bytes | bytearray | memoryview, decode_text: bool, max_msg_size: int, /
+) -> WSMessage | None: ...
+def serialize_head(
+    version: tuple[int, int],
+    status: int,
+    reason: str,
+    headers: Iterable[tuple[str, str]],
+    /,
+) -> bytes: ...
