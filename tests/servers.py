@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import random
 import socket
 import subprocess
 import threading
@@ -34,11 +36,45 @@ class ServerErrors(AssertionError):
     """The server under test failed on its side, whatever the client saw."""
 
 
+def _port_slice() -> range:
+    """The ports :func:`free_port` hands out in this process: below the kernel's ephemeral
+    range, one slice per pytest-xdist worker."""
+    low = 20000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            high = int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        high = 32768  # Linux's default start of the ephemeral range
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    width = (high - low) // count
+    return range(low + index * width, low + (index + 1) * width)
+
+
+_PORTS = _port_slice()
+_next_port = [random.randrange(len(_PORTS))]
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 free a moment ago, for a program that must be told one."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 free a moment ago, for a program that must be told one.
+
+    Not a port the kernel picked (``bind(("127.0.0.1", 0))``): the kernel hands that same
+    range out to every server bound to port 0 and every outgoing connection, and one of
+    those, in this worker or another, could take the port between this check and the
+    program's own bind (the program then fails, and a test talks to a stranger). Ports
+    come from below that range instead, from a slice of this xdist worker's own, in turn.
+    """
+    for _ in range(len(_PORTS)):
+        port = _PORTS[_next_port[0] % len(_PORTS)]
+        _next_port[0] += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (a server of an earlier test, or not ours at all)
+            return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 def _bound_socket() -> socket.socket:
