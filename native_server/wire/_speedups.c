@@ -159,6 +159,76 @@ small_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return new_message(text_kind, data);
 }
 
+PyDoc_STRVAR(plain_frame_doc,
+"plain_frame(payload, opcode, /) -> bytes\n\n"
+"One final, unmasked, uncompressed frame (RFC 6455 5.2) of ``payload``: bytes-like,\n"
+"or str sent as its UTF-8. ``opcode`` must be 0..15; nothing else is checked.");
+
+static PyObject *
+plain_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const char *payload;
+    Py_ssize_t size, head;
+    long opcode;
+    int is_buffer = 0;
+    unsigned char *out;
+    PyObject *frame;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "plain_frame() takes exactly 2 arguments");
+        return NULL;
+    }
+    opcode = PyLong_AsLong(args[1]);
+    if (opcode == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (opcode < 0 || opcode > 15) {
+        PyErr_SetString(PyExc_ValueError, "opcode must be 0..15");
+        return NULL;
+    }
+    if (PyUnicode_Check(args[0])) {
+        payload = PyUnicode_AsUTF8AndSize(args[0], &size);
+        if (payload == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+            return NULL;
+        }
+        is_buffer = 1;
+        payload = (const char *)view.buf;
+        size = view.len;
+    }
+    head = size < 126 ? 2 : (size < 65536 ? 4 : 10);
+    frame = PyBytes_FromStringAndSize(NULL, head + size);
+    if (frame != NULL) {
+        out = (unsigned char *)PyBytes_AS_STRING(frame);
+        out[0] = (unsigned char)(0x80 | opcode);
+        if (head == 2) {
+            out[1] = (unsigned char)size;
+        }
+        else if (head == 4) {
+            out[1] = 126;
+            out[2] = (unsigned char)(size >> 8);
+            out[3] = (unsigned char)size;
+        }
+        else {
+            uint64_t length = (uint64_t)size;
+            out[1] = 127;
+            for (int i = 0; i < 8; i++) {
+                out[2 + i] = (unsigned char)(length >> (56 - 8 * i));
+            }
+        }
+        memcpy(out + head, payload, size);
+    }
+    if (is_buffer) {
+        PyBuffer_Release(&view);
+    }
+    return frame;
+}
+
 PyDoc_STRVAR(serialize_head_doc,
 "serialize_head(version, status, reason, headers, /) -> bytes\n\n"
 "The status line and header block, UTF-8 encoded; ``headers`` yields (name, value)\n"
@@ -292,6 +362,7 @@ serialize_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"unmask", (PyCFunction)(void (*)(void))unmask, METH_FASTCALL, unmask_doc},
     {"small_frame", (PyCFunction)(void (*)(void))small_frame, METH_FASTCALL, small_frame_doc},
+    {"plain_frame", (PyCFunction)(void (*)(void))plain_frame, METH_FASTCALL, plain_frame_doc},
     {"serialize_head", (PyCFunction)(void (*)(void))serialize_head, METH_FASTCALL,
      serialize_head_doc},
     {NULL, NULL, 0, NULL},

@@ -39,6 +39,7 @@ __all__ = [
     "build_frame",
     "close_payload",
     "is_valid_close_code",
+    "plain_frame",
 ]
 
 #: aiohttp's default ``max_msg_size``.
@@ -90,8 +91,6 @@ def _head(first: int, size: int, masked: int = 0) -> bytes:
 _SMALL_HEADS: Final = {
     int(op): [_head(_FIN | op, n) for n in range(126)] for op in SENDABLE_OPCODES
 }
-# Under permessage-deflate data messages are compressed (RSV1 set): control frames only.
-_SMALL_CONTROL_HEADS: Final = {op: heads for op, heads in _SMALL_HEADS.items() if op & _CONTROL}
 
 
 class WebSocketProtocolError(WebSocketError):
@@ -178,14 +177,32 @@ def _py_small_frame(
     return _tuple_new(WSMessage, (_BINARY_MESSAGE, payload, ""))
 
 
+def _py_plain_frame(payload: bytes | bytearray | memoryview | str, opcode: int) -> bytes:
+    """One final, unmasked, uncompressed frame of ``payload`` (``str``: its UTF-8);
+    ``opcode`` must be 0..15, nothing else is checked."""
+    if not 0 <= opcode <= 15:
+        raise ValueError("opcode must be 0..15")
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        heads = _SMALL_HEADS.get(opcode)
+        if heads is not None:
+            return heads[size] + payload  # the common reply: _head(), cached
+    return _head(_FIN | opcode, size) + payload
+
+
 # The compiled twins when the accelerator is in use (native_server/wire/accel.py).
 _unmask: Callable[[bytearray, bytes], bytes] = _py_unmask
 _small_frame: Callable[[bytes | bytearray | memoryview, bool, int], WSMessage | None] = (
     _py_small_frame
 )
+#: ``plain_frame(payload, opcode)``: see :func:`_py_plain_frame`.
+plain_frame: Callable[[bytes | bytearray | memoryview | str, int], bytes] = _py_plain_frame
 if speedups is not None:
     _unmask = speedups.unmask
     _small_frame = speedups.small_frame
+    plain_frame = speedups.plain_frame
 
 
 def build_frame(
@@ -547,25 +564,19 @@ class FrameWriter:
     them first and raise :class:`ValueError` for what may not be sent.
     """
 
-    __slots__ = ("_deflater", "_small_heads")
+    __slots__ = ("_deflater",)
 
     def __init__(
         self, *, deflate: DeflateParams | None = None, level: int = zlib.Z_BEST_SPEED
     ) -> None:
         self._deflater = _Deflater(deflate, level) if deflate is not None else None
-        self._small_heads = _SMALL_HEADS if deflate is None else _SMALL_CONTROL_HEADS
 
     def encode(self, payload: bytes, opcode: int, compress: int | None = None) -> bytes:
         """One whole message or control frame of ``payload``, unchecked. ``compress``
         overrides the window bits for this message; it is ignored without deflate."""
-        size = len(payload)
-        if size < 126:
-            heads = self._small_heads.get(opcode)
-            if heads is not None:
-                return heads[size] + payload  # the common reply: _head(), cached
         deflater = self._deflater
         if deflater is None or opcode & _CONTROL:
-            return build_frame(opcode, payload)
+            return plain_frame(payload, opcode)
         return build_frame(opcode, deflater.compress(payload, compress), rsv1=True)
 
     def frame(self, payload: bytes, opcode: int, compress: int | None = None) -> bytes:

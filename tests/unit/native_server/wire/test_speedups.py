@@ -55,6 +55,7 @@ def test_built_where_a_compiler_is() -> None:
     assert _speedups is not None, "pip install built no native_server.wire._speedups"
     assert accel.ENABLED
     assert ws._small_frame is _speedups.small_frame
+    assert ws.plain_frame is _speedups.plain_frame
     assert serializer.serialize_head is _speedups.serialize_head
 
 
@@ -63,13 +64,14 @@ def test_environment_variable_switches_it_off(value: str) -> None:
     code = (
         "from native_server.wire import accel, serializer, websocket as ws;"
         "print(accel.ENABLED, ws._small_frame is ws._py_small_frame,"
+        " ws.plain_frame is ws._py_plain_frame,"
         " serializer.serialize_head is serializer._py_serialize_head)"
     )
     env = {**os.environ, "ASGIWEB_NO_EXTENSIONS": value}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["False", "True", "True"]
+    assert out.stdout.split() == ["False", "True", "True", "True"]
 
 
 @compiled
@@ -140,6 +142,30 @@ def test_small_frame_answers_the_common_case() -> None:
         _speedups.small_frame(_masked_frame(0x81, b"\xc3", mask), True, 0)
     with pytest.raises(UnicodeDecodeError):  # checked even when it stays bytes
         _speedups.small_frame(_masked_frame(0x81, b"\xff", mask), False, 0)
+
+
+@compiled
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.one_of(
+        st.binary(max_size=200),
+        st.integers(min_value=0, max_value=70000).map(lambda size: b"\x5a" * size),
+        st.text(max_size=80),
+        st.sampled_from(["\ud800", "é" * 70, "x" * 65535, "x" * 65536]),
+    ),
+    opcode=st.integers(min_value=-2, max_value=17),
+)
+def test_plain_frame_matches(payload: bytes | str, opcode: int) -> None:
+    """Every length encoding (7-bit, 16-bit, 64-bit), str and bytes, every opcode the
+    range allows and a few it does not, surrogates (UnicodeEncodeError) included."""
+    expected = _outcome(partial(ws._py_plain_frame, payload, opcode))
+    assert _outcome(partial(_speedups.plain_frame, payload, opcode)) == expected
+    if isinstance(payload, bytes):
+        for form in (bytearray(payload), memoryview(payload)):
+            assert _outcome(partial(_speedups.plain_frame, form, opcode)) == expected
+    if expected[0] == "value" and 0 <= opcode <= 15:
+        data = payload.encode("utf-8") if isinstance(payload, str) else payload
+        assert expected[1] == ws.build_frame(opcode, data)
 
 
 _TEXT = st.text(
