@@ -87,6 +87,14 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _accelerator() -> str:
+    """Whether asgiweb's native server runs its compiled functions (the servers inherit
+    this process's environment, ASGIWEB_NO_EXTENSIONS included)."""
+    from native_server.wire import accel
+
+    return "in use" if accel.ENABLED else "not in use: pure Python (not built, or disabled)"
+
+
 def machine_description() -> dict[str, str]:
     """CPU, memory, OS, Python and the versions of everything measured."""
     try:
@@ -103,6 +111,7 @@ def machine_description() -> dict[str, str]:
         "OS": f"{distro or platform.system()}, kernel {platform.release()}",
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "asgiweb commit": commit,
+        "asgiweb C accelerator": _accelerator(),
         "wrk": _run(["wrk", "-v"]).splitlines()[0] if _run(["wrk", "-v"]) else "unknown",
     }
     info.update({package: _version(package) for package in _PACKAGES})
