@@ -39,6 +39,7 @@ HttpVersion10 = HttpVersion(1, 0)
 HttpVersion11 = HttpVersion(1, 1)
 
 _T = TypeVar("_T")
+_UNSET: Any = object()
 
 
 class reify(Generic[_T]):  # noqa: N801 - aiohttp's public name
@@ -58,11 +59,12 @@ class reify(Generic[_T]):  # noqa: N801 - aiohttp's public name
         if inst is None:
             return self
         cache = inst._cache
-        try:
-            return cache[self.name]
-        except KeyError:
+        # get(), not try/except KeyError: most reified values are read once per request,
+        # and a raised and caught KeyError costs ten times a lookup.
+        val = cache.get(self.name, _UNSET)
+        if val is _UNSET:
             val = cache[self.name] = self.wrapped(inst)
-            return val
+        return val
 
     def __set__(self, inst: Any, value: Any) -> None:
         raise AttributeError("reified property is read-only")

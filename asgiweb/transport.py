@@ -10,7 +10,7 @@ hands over a :class:`WebSocketChannel`, which owns only the wire work of message
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Generic, Protocol, TypeVar
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -59,6 +59,7 @@ class RequestHead:
         "authority",
         "_fill",
         "_fill_from",
+        "_first",
     )
 
     # Set by a transport that leaves some fields unset: ``_fill(_fill_from)`` gives their
@@ -95,6 +96,9 @@ class RequestHead:
         self.version = version
         self._raw = raw_headers
         self._headers = headers
+        # First raw values of the fields scan_headers() remembers, when a transport
+        # scanned these headers; None: look them up (see first_value).
+        self._first: dict[bytes, bytes] | None = None
         self.scheme = scheme
         self.root_path = root_path
         self.keep_alive = keep_alive
@@ -156,6 +160,11 @@ class RequestHead:
     def first_value(self, lname: bytes) -> str | None:
         """The first value of the field named ``lname`` (lower-case), as :attr:`headers`
         would give it, without building :attr:`headers` for one field."""
+        first = self._first
+        if first is not None and lname in REMEMBERED_FIELDS:
+            # Noted by the transport's scan_headers(): no second pass over the headers.
+            value = first.get(lname)
+            return value.decode("utf-8", "surrogateescape") if value is not None else None
         if self._headers is not None:
             return self._headers.get(lname.decode("latin-1"))
         for name, value in self._raw:
@@ -185,6 +194,7 @@ def blank_head(
     head: RequestHead = _new(RequestHead)
     head._raw = raw_headers
     head._headers = None
+    head._first = None
     if deferred is not None:
         head._fill = deferred
         head._fill_from = source
@@ -368,10 +378,12 @@ class WebSocketOpener(Protocol):
 def scan_headers(
     raw_headers: Iterable[tuple[bytes, bytes]] | Iterable[list[bytes]],
     lowercase: bool = False,
-) -> tuple[int, bool, bool, bool, bytes | None]:
+) -> tuple[int, bool, bool, bool, bytes | None, dict[bytes, bytes]]:
     """What a transport must know from the raw header names before routing:
-    ``(Host count, a body follows, Expect present, Upgrade present, Connection value)``;
-    the values of several Connection fields come joined with commas.
+    ``(Host count, a body follows, Expect present, Upgrade present, Connection value,
+    first values)``; the values of several Connection fields come joined with commas,
+    and the first values are those of the :data:`REMEMBERED_FIELDS` present, by
+    lower-case name, for the head's ``_first`` (read-only: it may be shared).
 
     Names are compared lower-cased (``lowercase``: they already are, as ASGI promises);
     one pass, shared by both transports.
@@ -379,15 +391,21 @@ def scan_headers(
     hosts = 0
     has_body = expect = upgrade = False
     connection = None
+    first = _NONE_REMEMBERED
     scanned = _SCANNED
     for name, value in raw_headers:
         lname = name if lowercase else name.lower()
-        if lname not in scanned:  # most headers: one set lookup, not six comparisons
+        if lname not in scanned:  # most headers: one set lookup, not seven comparisons
             continue
         if lname == b"host":
             hosts += 1
-        elif lname == b"content-length":
-            has_body = value != b"0"
+        elif lname in REMEMBERED_FIELDS:
+            if lname == b"content-length":
+                has_body = value != b"0"
+            if first is _NONE_REMEMBERED:
+                first = {}
+            if lname not in first:
+                first[lname] = value
         elif lname == b"transfer-encoding":
             has_body = True
         elif lname == b"connection":
@@ -397,9 +415,13 @@ def scan_headers(
             expect = True
         else:
             upgrade = True
-    return hosts, has_body, expect, upgrade, connection
+    return hosts, has_body, expect, upgrade, connection, first
 
 
+#: Fields whose first raw value :func:`scan_headers` notes, so that reading them later
+#: (``Request.content_length``, the body's decoding) takes no second pass.
+REMEMBERED_FIELDS: Final = frozenset((b"content-length", b"content-encoding"))
+_NONE_REMEMBERED: Final[dict[bytes, bytes]] = {}
 _SCANNED = frozenset(
-    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade")
+    (b"host", b"transfer-encoding", b"connection", b"expect", b"upgrade") + tuple(REMEMBERED_FIELDS)
 )

@@ -60,7 +60,7 @@ def _head_from_scope(scope: Any) -> RequestHead:
     http_version = scope.get("http_version")
     version = HTTP_VERSIONS.get(http_version, HttpVersion11)
     # ASGI header names arrive lower-cased (the spec's promise).
-    hosts, has_body, expect, upgrade, connection = scan_headers(raw_headers, True)
+    hosts, has_body, expect, upgrade, connection, first = scan_headers(raw_headers, True)
     if has_body:
         # A copy, taken now: uvicorn appends a chunked body's trailer fields to the
         # scope's list as they arrive, and trailers must never pass for header fields.
@@ -72,6 +72,7 @@ def _head_from_scope(scope: Any) -> RequestHead:
     # What routing and answering a request need, now; the rest (see _fill_from_scope)
     # when something asks for it.
     head = blank_head(raw_headers, _fill_from_scope, scope)
+    head._first = first
     head.method = scope["method"]
     head.path = raw_path
     head.version = version

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgiweb import web
 from asgiweb.request import parse_forwarded
 from asgiweb.streams import StreamReader
 from asgiweb.test_utils import MockSink, make_mocked_request
-from asgiweb.transport import blank_head
+from asgiweb.transport import blank_head, scan_headers
 
 
 def test_make_mocked_request_drives_a_handler() -> None:
@@ -173,6 +175,29 @@ def test_first_value_reads_the_raw_fields_as_headers_would() -> None:
     assert found == [head.headers.get("Content-Encoding"), head.headers["X-Raw"], None]
     assert found[:2] == [" GZip ", "caf\u00e9 \udcff"]
     assert head.first_value(b"x-raw") == found[1]  # from the built headers now
+
+
+_FIELD_NAMES = st.sampled_from(
+    [b"Content-Length", b"content-length", b"CONTENT-ENCODING", b"content-encoding",
+     b"Host", b"X-Other", b"Content-Type", b"Transfer-Encoding"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.lists(st.tuples(_FIELD_NAMES, st.binary(max_size=8)), max_size=8))
+def test_scanned_first_values_match_the_headers(raw: list[tuple[bytes, bytes]]) -> None:
+    """What a transport's scan_headers() notes answers first_value() as a fresh look at
+    the headers would, duplicates, case and undecodable bytes included; the ASGI form
+    (names lower-cased) notes the same."""
+    for pairs, lowercase in ((raw, False), ([(n.lower(), v) for n, v in raw], True)):
+        scanned = blank_head(pairs)
+        scanned._first = scan_headers(pairs, lowercase)[5]
+        fresh = blank_head(pairs)
+        for name in (b"content-length", b"content-encoding", b"content-type", b"host"):
+            expected = fresh.headers.get(name.decode())
+            assert scanned.first_value(name) == expected
+            assert fresh.first_value(name) == expected
+        assert scanned._headers is None  # answered without building the headers
 
 
 def test_reader_readuntil_across_pieces_and_eof() -> None:
