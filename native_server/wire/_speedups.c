@@ -77,20 +77,26 @@ done:
     return result;
 }
 
-/* A WSMessage(kind, data, "") built as tuple.__new__ builds it: no Python __new__. */
+/* WSMessage(kind, data, ""), built by tuple.__new__(WSMessage, items) as the Python
+ * twin builds it: NamedTuple's own __new__ is Python code, and tuple's subtype path is
+ * the one that initialises everything a tuple holds (its hash cache, on newer Pythons). */
 static PyObject *
 new_message(PyObject *kind, PyObject *data)
 {
-    PyObject *message = message_type->tp_alloc(message_type, 3);
-    if (message == NULL) {
-        Py_DECREF(data);
+    PyObject *items, *args, *message;
+
+    items = PyTuple_Pack(3, kind, data, empty_str);
+    Py_DECREF(data);
+    if (items == NULL) {
         return NULL;
     }
-    Py_INCREF(kind);
-    Py_INCREF(empty_str);
-    PyTuple_SET_ITEM(message, 0, kind);
-    PyTuple_SET_ITEM(message, 1, data); /* the reference passed in */
-    PyTuple_SET_ITEM(message, 2, empty_str);
+    args = PyTuple_Pack(1, items);
+    Py_DECREF(items);
+    if (args == NULL) {
+        return NULL;
+    }
+    message = PyTuple_Type.tp_new(message_type, args, NULL);
+    Py_DECREF(args);
     return message;
 }
 

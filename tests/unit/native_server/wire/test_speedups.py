@@ -134,6 +134,9 @@ def test_small_frame_answers_the_common_case() -> None:
     text = _speedups.small_frame(_masked_frame(0x81, "héllo".encode(), mask), True, 0)
     assert text == (WSMsgType.TEXT, "héllo", "")
     assert type(text) is WSMessage and text.type is WSMsgType.TEXT
+    # A whole tuple: hashes as the equal tuple does, usable as a key.
+    assert hash(text) == hash((WSMsgType.TEXT, "héllo", ""))
+    assert {text: 1}[WSMessage(WSMsgType.TEXT, "héllo", "")] == 1
     raw = _speedups.small_frame(_masked_frame(0x81, "héllo".encode(), mask), False, 0)
     assert raw == (WSMsgType.TEXT, "héllo".encode(), "")
     binary = _speedups.small_frame(_masked_frame(0x82, b"\x00\xff", mask), True, 0)
