@@ -12,7 +12,8 @@ import os
 from setuptools import Extension, setup
 
 extensions = []
-if not os.environ.get("ASGIWEB_NO_EXTENSIONS"):
+# The rule native_server/wire/accel.py applies at run time: unset, "" or "0" means build.
+if os.environ.get("ASGIWEB_NO_EXTENSIONS", "") in ("", "0"):
     extensions.append(
         Extension(
             "native_server.wire._speedups",
