@@ -109,8 +109,15 @@ class NativeSink(HeldHeadSink[bytes]):
         if transport is None:
             raise ConnectionResetError("Connection lost")
         if _SENDFILE and not self._chunked:
-            # Zero-copy where the OS allows; asyncio falls back to read/write by itself
-            # (for TLS, for instance). uvloop has no loop.sendfile at all: copy instead.
+            # Zero-copy where the OS allows: what the socket takes now, straight away
+            # (often the whole file), then loop.sendfile for the rest, which waits for
+            # room and falls back to read/write by itself (for TLS, for instance).
+            sent = protocol.send_file_now(file, offset, count)
+            if sent >= count:
+                return
+            offset += sent
+            count -= sent
+            # uvloop has no loop.sendfile at all: the rest is copied.
             try:
                 await protocol._loop.sendfile(transport, file, offset, count)
                 return

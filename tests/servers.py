@@ -174,6 +174,7 @@ def _run_in_thread(
     sock: socket.socket,
     kind: str,
     expect_errors: bool,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
 ) -> Iterator[RunningServer]:
     port = sock.getsockname()[1]
     server = RunningServer(kind, f"http://127.0.0.1:{port}", port)
@@ -182,7 +183,7 @@ def _run_in_thread(
     holder: dict[str, Any] = {}
 
     def target() -> None:
-        loop = asyncio.new_event_loop()
+        loop = loop_factory()
         loop.set_exception_handler(capture.loop_exception)
         holder["loop"] = loop
         stop = asyncio.Event()
@@ -252,13 +253,21 @@ def wait_listening(
 
 @contextlib.contextmanager
 def serve(
-    app: Any, kind: str, *, expect_errors: bool = False, **options: Any
+    app: Any, kind: str, *, expect_errors: bool = False, loop: str = "asyncio", **options: Any
 ) -> Iterator[RunningServer]:
-    """Serve ``app`` (an Application, or a low-level handler server) on the ``kind`` path.
+    """Serve ``app`` (an Application, or a low-level handler server) on the ``kind`` path,
+    on an asyncio event loop or, with ``loop="uvloop"``, on uvloop's.
 
     Fails at exit if the server logged an error, unless ``expect_errors`` is true,
     in which case it fails if the server logged none.
     """
+    loop_factory = asyncio.new_event_loop
+    if loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    elif loop != "asyncio":
+        raise ValueError(loop)
     sock = _bound_socket()
     if kind == "native":
         main = _native_main(app, sock, options)
@@ -268,7 +277,7 @@ def serve(
         main = _hypercorn_main(app, sock, options)
     else:
         raise ValueError(kind)
-    with _run_in_thread(main, sock, kind, expect_errors) as server:
+    with _run_in_thread(main, sock, kind, expect_errors, loop_factory) as server:
         if kind == "hypercorn":
             wait_listening(server.port)
         yield server

@@ -3,7 +3,9 @@ pre-compressed siblings, large and sparse files, and the no-sendfile switch."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import importlib.util
 import math
 import os
 import random
@@ -17,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import serve
 
 import native_server.sink
 from asgiweb import web
@@ -372,6 +375,75 @@ def test_without_sendfile(serve_app, path_kind: str, big_file, monkeypatch) -> N
         assert r.status_code == 206 and r.content == data[10:21]
     if path_kind == "native":
         assert copies == [len(data), 11]
+
+
+LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
+    importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"))]  # fmt: skip
+
+
+@pytest.fixture
+def fallbacks(monkeypatch) -> list[tuple[str, int]]:
+    """The native sink's slower ways to send a file, called with how many bytes."""
+    calls: list[tuple[str, int]] = []
+    real_copy = native_server.sink.copy_file
+    real_sendfile = asyncio.BaseEventLoop.sendfile
+
+    async def counting_copy(file: Any, offset: int, count: int, *args: Any) -> None:
+        calls.append(("copy", count))
+        await real_copy(file, offset, count, *args)
+
+    async def counting_sendfile(loop: Any, transport: Any, file: Any, offset: int = 0,
+                                count: int | None = None, **kwargs: Any) -> int:  # fmt: skip
+        calls.append(("loop.sendfile", count or 0))
+        return await real_sendfile(loop, transport, file, offset, count, **kwargs)
+
+    monkeypatch.setattr(native_server.sink, "copy_file", counting_copy)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "sendfile", counting_sendfile)
+    return calls
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_native_file_straight_to_the_socket(
+    loop: str, tmp_path: Path, fallbacks: list[tuple[str, int]]
+) -> None:
+    """The native server hands a file to the socket with one sendfile(2) for what the
+    socket takes at once, on asyncio and on uvloop (which has no loop.sendfile): a file
+    that fits never goes through loop.sendfile or a copy in Python."""
+    data = random.Random(3).randbytes(3000)
+    path = tmp_path / "small.bin"
+    path.write_bytes(data)
+    with serve(big_app(path), "native", loop=loop) as server:
+        with httpx.Client(base_url=server.url) as client:
+            for _ in range(3):  # and keep-alive goes on after each
+                assert client.get("/big").content == data
+            r = client.get("/big", headers={"Range": "bytes=100-199"})
+            assert r.status_code == 206 and r.content == data[100:200]
+    assert fallbacks == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_native_file_rest_after_a_full_socket(
+    loop: str, tmp_path: Path, fallbacks: list[tuple[str, int]]
+) -> None:
+    """What the socket does not take at once goes the slower way, from where the first
+    sendfile(2) stopped: every byte arrives, in order, after the head. (32 MiB: more
+    than the kernel's socket buffers hold, whatever their autotuning.)"""
+    blocks = [index.to_bytes(4, "big") * 16384 for index in range(512)]  # 64 KiB each
+    data = b"".join(blocks)
+    path = tmp_path / "huge.bin"
+    path.write_bytes(data)
+    with serve(big_app(path), "native", loop=loop) as server:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            r = client.get("/big")
+            assert r.headers["content-length"] == str(len(data))
+            assert r.content == data
+            assert client.get("/big", headers={"Range": "bytes=-4"}).content == data[-4:]
+    # The direct sendfile took a first part (and all of the 4 bytes); the rest went the
+    # loop's way: loop.sendfile on asyncio, a copy on uvloop.
+    assert len(fallbacks) == 1
+    kind, count = fallbacks[0]
+    assert kind == ("copy" if loop == "uvloop" else "loop.sendfile")
+    assert 0 < count < len(data)
 
 
 def test_nosendfile_environment_switch() -> None:

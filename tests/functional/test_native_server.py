@@ -299,6 +299,47 @@ def test_tls_site(tmp_path) -> None:
     assert asyncio.run(main()) == {"scheme": "https", "secure": True, "remote": "127.0.0.1"}
 
 
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_tls_file_response(tmp_path, loop_name: str) -> None:
+    """A file over TLS passes through the TLS transport, never straight to the socket."""
+    trustme = pytest.importorskip("trustme")
+    loop_factory = asyncio.new_event_loop
+    if loop_name == "uvloop":
+        loop_factory = pytest.importorskip("uvloop").new_event_loop
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    blob = bytes(range(256)) * 4000  # 1 MB: fits the socket buffer at once, in clear
+    path = tmp_path / "blob.bin"
+    path.write_bytes(blob)
+
+    async def send_file(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(path)
+
+    async def main() -> list[bytes]:
+        app = web.Application()
+        app.router.add_get("/f", send_file)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx).start()
+        port = runner.addresses[0][1]
+        verify = ssl.create_default_context(cafile=ca_file)
+        try:
+            async with httpx.AsyncClient(verify=verify) as client:
+                return [(await client.get(f"https://127.0.0.1:{port}/f")).content for _ in "ab"]
+        finally:
+            await runner.cleanup()
+
+    loop = loop_factory()
+    try:
+        assert loop.run_until_complete(main()) == [blob, blob]
+    finally:
+        loop.close()
+
+
 def test_unix_site(tmp_path) -> None:
     path = str(tmp_path / "s.sock")
 

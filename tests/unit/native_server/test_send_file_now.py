@@ -1,0 +1,140 @@
+"""HttpProtocol.send_file_now: one sendfile(2) straight on the connection's socket, over a
+real asyncio transport on a socket pair."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asgiweb import web
+from native_server.protocol import HttpProtocol
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sendfile"), reason="no os.sendfile here")
+
+
+async def _never_called(request: web.BaseRequest) -> web.StreamResponse:
+    raise AssertionError("no request is sent in these tests")
+
+
+async def _connected() -> tuple[HttpProtocol, socket.socket]:
+    ours, peer = socket.socketpair()
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.connect_accepted_socket(web.Server(_never_called), ours)
+    assert isinstance(protocol, HttpProtocol)
+    return protocol, peer
+
+
+def _read_all(sock: socket.socket, size: int) -> bytes:
+    sock.settimeout(5)
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk
+        data += chunk
+    return bytes(data)
+
+
+@pytest.fixture
+def blob(tmp_path: Path) -> tuple[Path, bytes]:
+    data = os.urandom(1 << 20)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    return path, data
+
+
+def test_sends_from_the_offset_without_moving_the_file(blob: tuple[Path, bytes]) -> None:
+    path, data = blob
+
+    async def main() -> None:
+        protocol, peer = await _connected()
+        with open(path, "rb") as file, peer:
+            assert protocol.send_file_now(file, 1000, 3000) == 3000
+            assert file.tell() == 0
+            assert _read_all(peer, 3000) == data[1000:4000]
+            protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_takes_what_fits_then_nothing_while_the_socket_is_full(blob: tuple[Path, bytes]) -> None:
+    path, data = blob
+
+    async def main() -> None:
+        protocol, peer = await _connected()
+        with open(path, "rb") as file, peer:
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            first = protocol.send_file_now(file, 0, len(data))
+            assert 0 < first < len(data)  # a socket pair buffers far less than 1 MiB
+            assert protocol.send_file_now(file, first, len(data) - first) == 0  # full: EAGAIN
+            assert _read_all(peer, first) == data[:first]
+            protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_nothing_while_the_transport_holds_bytes(blob: tuple[Path, bytes]) -> None:
+    """Bytes queued in the transport must reach the peer first: the file waits for them."""
+    path, _ = blob
+
+    async def main() -> None:
+        protocol, peer = await _connected()
+        with open(path, "rb") as file, peer:
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            protocol.write(b"x" * (4 << 20))  # more than the socket takes: the rest queues
+            assert protocol.transport is not None
+            assert protocol.transport.get_write_buffer_size() > 0
+            assert protocol.send_file_now(file, 0, 100) == 0
+            protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_a_peer_gone_is_a_lost_connection(blob: tuple[Path, bytes]) -> None:
+    path, _ = blob
+
+    async def main() -> None:
+        protocol, peer = await _connected()
+        peer.close()
+        with open(path, "rb") as file:
+            with pytest.raises(ConnectionResetError):
+                protocol.send_file_now(file, 0, 100)
+        protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_a_file_sendfile_refuses_is_left_to_the_usual_way() -> None:
+    """sendfile(2) takes no pipe as its source (EINVAL): nothing sent, no error."""
+
+    async def main() -> None:
+        protocol, peer = await _connected()
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, b"abc")
+            with open(read_end, "rb", closefd=False) as pipe, peer:
+                assert protocol.send_file_now(pipe, 0, 3) == 0
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_nothing_once_the_connection_is_lost(blob: tuple[Path, bytes]) -> None:
+    path, _ = blob
+
+    async def main() -> Any:
+        protocol, peer = await _connected()
+        protocol.abort()
+        await asyncio.sleep(0)  # connection_lost runs
+        with open(path, "rb") as file, peer:
+            assert protocol.transport is None
+            assert protocol.send_file_now(file, 0, 100) == 0
+
+    asyncio.run(main())
