@@ -98,7 +98,9 @@ async def respond(
         try:
             response = await handler(request)
         except HTTPException as exc:
-            response = exc
+            # Sent as the response, and kept: its traceback would hold this frame, which
+            # holds the exception, a reference cycle freed only by the garbage collector.
+            response = exc.with_traceback(None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

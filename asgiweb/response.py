@@ -232,11 +232,16 @@ class StreamResponse(ResponseHead, ResponseCompression, MutableMapping[str, Any]
                 # the rest forever, so the connection must end with it.
                 self._body_length += len(data)
                 self._eof_sent = True
+                self._req = None
                 await sink.write_eof(data)
                 sink.abort()
                 return
         self._body_length += len(data)
         self._eof_sent = True
+        # As aiohttp: the response lets go of its request once finished (its task is
+        # None from then on). A raised HTTPException that the request's match info
+        # holds (404, 405) would otherwise be a reference cycle.
+        self._req = None
         await sink.write_eof(data)
 
     async def _send_stream_body(self) -> None:
@@ -452,6 +457,7 @@ class Response(StreamResponse):
                 return
         self._eof_sent = True
         self._body_length = len(data)
+        self._req = None  # finished, as write_eof() leaves it
         await sink.write_eof(data)
 
     def _before_head(self) -> None:

@@ -127,8 +127,21 @@ class HttpProtocol(asyncio.BufferedProtocol):
             waiter.set_exception(error)
         if self._websocket is not None:
             self._websocket.connection_lost()
-        if self._task is not None and self._server.handler_cancellation:
-            self._task.cancel()
+        if self._task is not None:
+            if self._server.handler_cancellation:
+                self._task.cancel()
+        else:
+            self._release()
+
+    def _release(self) -> None:
+        """The connection is gone and no request runs: drop what points back at this
+        protocol (the parser's connection info, a WebSocket channel and the
+        ``data_received`` it took over), so that the protocol is freed with its last
+        reference rather than left in reference cycles for the garbage collector."""
+        self._parser.connection = ConnectionInfo(self._scheme, self._peername, self._sockname)
+        self._parser.close()
+        self._websocket = None
+        vars(self).pop("data_received", None)
 
     def eof_received(self) -> bool:
         # The peer is gone (aiohttp treats a half-close the same way): close, which is
@@ -419,6 +432,10 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._busy = False
             self._task = None
             self._current_reader = EMPTY_PAYLOAD
+            if self._lost:
+                self._release()
+        if self._lost:
+            return
         if not keep:
             self._closing = True
             if self._websocket is not None:

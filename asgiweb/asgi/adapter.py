@@ -8,7 +8,7 @@ import contextlib
 import logging
 import traceback
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, unquote
 
 from ..handling import respond
@@ -191,6 +191,7 @@ class ASGIAdapter:
             sink = ASGIHTTP2Sink(send, scope, receive)
             if not head.has_body and not _has_length(scope["headers"]):
                 first = await _body_follows(head, receive)
+        body = None
         if head.has_body:
             body = payload = ReceivedBody(receive, sink, self._read_bufsize)
             sink._body = body
@@ -203,7 +204,14 @@ class ASGIAdapter:
         # No task argument: asyncio.current_task() costs a getpid() system call on Python
         # 3.11, so request.task looks it up only if someone asks.
         request = self._request_factory(head, payload, sink)
-        await respond(self._handler, request, self._logger, debug=self._debug)
+        try:
+            await respond(self._handler, request, self._logger, debug=self._debug)
+        finally:
+            if body is not None:
+                # The sink and the body point at each other: part them, so that both
+                # (and the body's bytes) go when the request does, not at the next
+                # garbage collection.
+                body._sink = sink._body = sink.unread = None
         if sink._watcher is not None:
             sink.close()
         # A client that left needs no signal; a response cut short does: an exception is
@@ -284,12 +292,11 @@ class ReceivedBody(StreamReader):
     rest; see tests/functional/test_asgi_memory.py)."""
 
     def __init__(self, receive: ASGIReceiveCallable, sink: ASGISink, limit: int) -> None:
-        super().__init__(limit=limit, pull=self._pull_one)
+        # A function, not a bound method of self: that would be a reference cycle, left
+        # for the garbage collector (with the body it holds) on every request with a body.
+        super().__init__(limit=limit, pull=_pull_one)
         self._receive = receive
-        self._sink = sink
-
-    async def _pull_one(self, reader: StreamReader) -> None:
-        self.take(await self._receive())
+        self._sink: ASGISink | None = sink  # None once the exchange is over
 
     def take(self, message: Any) -> None:
         """Feed one ``http.request`` message; ``http.disconnect`` fails the body."""
@@ -298,7 +305,8 @@ class ReceivedBody(StreamReader):
             if not message.get("more_body", False):
                 self.feed_eof()
         else:  # the client left before sending the whole body
-            self._sink.disconnected = True
+            if self._sink is not None:
+                self._sink.disconnected = True
             self.set_exception(ConnectionResetError("client disconnected"))
 
     async def read_all(self, limit: int = 0) -> bytes:
@@ -333,6 +341,11 @@ class ReceivedBody(StreamReader):
         if not more:
             self.feed_eof()
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _pull_one(reader: StreamReader) -> None:
+    body = cast(ReceivedBody, reader)
+    body.take(await body._receive())
 
 
 def _has_length(raw_headers: Any) -> bool:

@@ -142,14 +142,15 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
         # Only once the request body is all in: receive() would take it from the reader.
         if receive is None or (body is not None and not body.is_eof()):
             return
-        self._watcher = asyncio.get_running_loop().create_task(self._listen(receive))
+        watcher = asyncio.get_running_loop().create_task(_until_disconnect(receive))
+        watcher.add_done_callback(self._watch_ended)
+        self._watcher = watcher
 
-    async def _listen(self, receive: ASGIReceiveCallable) -> None:
-        while True:
-            message: Any = await receive()
-            if message["type"] == "http.disconnect":
-                self.disconnected = True
-                return
+    def _watch_ended(self, watcher: asyncio.Task[None]) -> None:
+        # Not cancelled (by close(), the exchange over): receive() said the client left,
+        # or failed (asyncio reports that); either way nothing more reaches the client.
+        if not watcher.cancelled():
+            self.disconnected = True
 
     def close(self) -> None:
         """The exchange is over: stop watching for the client's disconnect."""
@@ -298,6 +299,19 @@ class ASGIConnection:
     @property
     def transport(self) -> ASGITransport | None:
         return self._sink.transport
+
+
+async def _until_disconnect(receive: ASGIReceiveCallable) -> None:
+    """Return once ``receive()`` says the client left.
+
+    A function, not a method of the sink: a cancelled watcher keeps its frames (through
+    its CancelledError's traceback), and a frame holding the sink would make sink and
+    task a reference cycle, left for the garbage collector on every streamed response.
+    """
+    while True:
+        message: Any = await receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 # What is read and thrown away of a request body the handler left unread (a 413, say)

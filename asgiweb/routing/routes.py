@@ -149,8 +149,10 @@ class SystemRoute(AbstractRoute):
     __slots__ = ("_http_exception",)
 
     def __init__(self, http_exception: HTTPException) -> None:
+        # The exception, not self: a handler holding its route would be a reference cycle
+        # on every request no route accepts.
         async def raise_error(request: Request) -> StreamResponse:
-            raise self._http_exception
+            raise http_exception
 
         super().__init__(hdrs.METH_ANY, raise_error)
         self._http_exception = http_exception

@@ -267,6 +267,14 @@ class RequestParser:
         return self._in_head
 
     # -- feeding -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Let go of the llhttp parser, which holds this object's callbacks (a reference
+        cycle, left for the garbage collector otherwise), and of the last events. No
+        :meth:`feed` after this."""
+        vars(self).pop("_parser", None)
+        self._events = []
+        self._headers = []
+
     def feed(self, data: bytes | memoryview) -> list[Event]:
         """Parse ``data``; returns the events it completed. Nothing keeps ``data``."""
         if self.upgraded:
