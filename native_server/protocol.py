@@ -192,7 +192,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
 
     def send_file_now(self, file: BinaryIO, offset: int, count: int) -> int:
         """Hand up to ``count`` bytes of ``file`` from ``offset`` to the kernel at once,
-        with one ``sendfile(2)`` straight on the socket; the number of bytes it took.
+        with ``sendfile(2)`` straight on the socket; the number of bytes it took.
 
         Zero when the socket is full, or when this connection cannot: TLS, a platform
         without ``os.sendfile``, a file sendfile refuses, or bytes still queued in the
@@ -212,15 +212,24 @@ class HttpProtocol(asyncio.BufferedProtocol):
         sock = transport.get_extra_info("socket")
         if sock is None:
             return 0
+        sent = 0
         try:
-            return _sendfile(sock.fileno(), file.fileno(), offset, count)
+            out, source = sock.fileno(), file.fileno()
+            # One call, usually. A call may stop short with room left (on a Unix socket,
+            # say): go on until the socket is full (EAGAIN) or the file is all sent.
+            while taken := _sendfile(out, source, offset + sent, count - sent):
+                sent += taken
+                if sent >= count:
+                    break
         except (BlockingIOError, InterruptedError):
-            return 0
+            pass
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise ConnectionResetError("Connection lost") from exc
         except (OSError, ValueError):
-            # EINVAL, ENOSYS and the like: not a file sendfile(2) takes; the usual way.
-            return 0
+            # EINVAL, ENOSYS and the like: not a file sendfile(2) takes; the usual way
+            # for the rest (sent is 0 unless it failed part way).
+            pass
+        return sent
 
     def close(self) -> None:
         """Close once the response in flight (if any) is written."""
