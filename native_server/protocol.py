@@ -135,10 +135,9 @@ class HttpProtocol(asyncio.BufferedProtocol):
 
     def _release(self) -> None:
         """The connection is gone and no request runs: drop what points back at this
-        protocol (the parser's connection info, a WebSocket channel and the
-        ``data_received`` it took over), so that the protocol is freed with its last
-        reference rather than left in reference cycles for the garbage collector."""
-        self._parser.connection = ConnectionInfo(self._scheme, self._peername, self._sockname)
+        protocol (the parser, a WebSocket channel and the ``data_received`` it took
+        over), so that the protocol is freed with its last reference rather than left in
+        reference cycles for the garbage collector."""
         self._parser.close()
         self._websocket = None
         vars(self).pop("data_received", None)

@@ -268,10 +268,12 @@ class RequestParser:
 
     # -- feeding -----------------------------------------------------------------------
     def close(self) -> None:
-        """Let go of the llhttp parser, which holds this object's callbacks (a reference
-        cycle, left for the garbage collector otherwise), and of the last events. No
-        :meth:`feed` after this."""
+        """Let go of what would keep the connection alive in reference cycles, left for
+        the garbage collector otherwise: the llhttp parser (it holds this object's
+        callbacks), the last events, and the transport and ``extra_info`` callable of
+        :attr:`connection`. No :meth:`feed` after this."""
         vars(self).pop("_parser", None)
+        self.connection = self.connection._replace(transport=None, extra_info=None)
         self._events = []
         self._headers = []
 

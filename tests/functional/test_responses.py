@@ -183,6 +183,25 @@ def test_streaming_response_with_compression(serve_app) -> None:
         assert gzip.decompress(raw).decode() == "".join(f"line {i}\n" for i in range(50))
 
 
+def test_response_lets_go_of_its_request_once_finished(serve_app) -> None:
+    """As aiohttp: ``response.task`` is the request's task until write_eof(), then None."""
+    seen: list[object] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        seen.append(response.task is asyncio.current_task())
+        await response.write_eof(b"done")
+        seen.append(response.task)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    with serve_app(app) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get("/").text == "done"
+    assert seen == [True, None]
+
+
 @pytest.mark.parametrize("status", [204, 304])
 def test_no_body_statuses(serve_app, status: int) -> None:
     with serve_app(responses_app()) as server:
