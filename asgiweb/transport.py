@@ -391,7 +391,7 @@ def scan_headers(
     hosts = 0
     has_body = expect = upgrade = False
     connection = None
-    first = _NONE_REMEMBERED
+    first = NONE_REMEMBERED
     scanned = _SCANNED
     for name, value in raw_headers:
         lname = name if lowercase else name.lower()
@@ -402,7 +402,7 @@ def scan_headers(
         elif lname in REMEMBERED_FIELDS:
             if lname == b"content-length":
                 has_body = value != b"0"
-            if first is _NONE_REMEMBERED:
+            if first is NONE_REMEMBERED:
                 first = {}
             if lname not in first:
                 first[lname] = value
@@ -421,7 +421,8 @@ def scan_headers(
 #: Fields whose first raw value :func:`scan_headers` notes, so that reading them later
 #: (``Request.content_length``, the body's decoding) takes no second pass.
 REMEMBERED_FIELDS: Final = frozenset((b"content-length", b"content-encoding"))
-_NONE_REMEMBERED: Final[dict[bytes, bytes]] = {}
+#: The ``_first`` of a head with none of the :data:`REMEMBERED_FIELDS` (shared: read-only).
+NONE_REMEMBERED: Final[dict[bytes, bytes]] = {}
 _SCANNED = frozenset(
     (b"host", b"transfer-encoding", b"connection", b"expect", b"upgrade") + tuple(REMEMBERED_FIELDS)
 )

@@ -365,12 +365,275 @@ serialize_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return buffer;
 }
 
+/* -- simple_head: the request heads most clients send, without llhttp's callbacks ---- */
+
+/* RFC 9110 5.6.2 tchar: what a field name is made of (llhttp refuses the other
+ * visible characters in a name too). */
+static unsigned char is_tchar[256];
+/* The methods taken here: those llhttp knows that need nothing special (CONNECT does). */
+static PyObject *method_names[7];
+static const char *const method_spellings[7] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
+};
+
+/* The longest field list the fast path looks at; a longer one goes to llhttp. */
+#define SIMPLE_MAX_FIELDS 64
+
+typedef struct {
+    Py_ssize_t name, name_len, value, value_len;
+} field_span;
+
+/* Case-insensitive comparison of data[0:len] with the lower-case ASCII word. */
+static int
+name_is(const unsigned char *data, Py_ssize_t len, const char *word)
+{
+    Py_ssize_t i;
+    if ((Py_ssize_t)strlen(word) != len) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = data[i];
+        if (c >= 'A' && c <= 'Z') {
+            c += 'a' - 'A';
+        }
+        if (c != (unsigned char)word[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* host [":" port] with host made of unreserved characters only (RFC 3986 2.3): a subset of
+ * what the parser's _VALID_HOST accepts, so a Host taken here is one it would take. */
+static int
+simple_host(const unsigned char *value, Py_ssize_t len)
+{
+    Py_ssize_t i = 0;
+    for (; i < len && value[i] != ':'; i++) {
+        unsigned char c = value[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '-' || c == '.' || c == '_' || c == '~')) {
+            return 0;
+        }
+    }
+    if (i < len) {
+        for (i++; i < len; i++) {
+            if (value[i] < '0' || value[i] > '9') {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+PyDoc_STRVAR(simple_head_doc,
+"simple_head(data, pos, max_line, max_field, max_fields, max_head, /) -> tuple | None\n\n"
+"The complete request head at ``data[pos:]`` when it is of the plain kind most clients\n"
+"send (see native_server/wire/simple_head.py): ``(end, method, path, query, fields)``.\n"
+"Otherwise None, having taken nothing: the caller parses those bytes the full way.");
+
+static PyObject *
+simple_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const unsigned char *data, *p, *end, *target, *query = NULL;
+    Py_ssize_t pos, max_line, max_field, max_fields, max_head, count = 0, i;
+    Py_ssize_t method_len, target_len, hosts = 0, connections = 0;
+    field_span fields[SIMPLE_MAX_FIELDS];
+    PyObject *method = NULL, *list = NULL, *path = NULL, *qs = NULL;
+    PyObject *result = NULL;
+
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "simple_head() takes exactly 6 arguments");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    max_line = PyLong_AsSsize_t(args[2]);
+    max_field = PyLong_AsSsize_t(args[3]);
+    max_fields = PyLong_AsSsize_t(args[4]);
+    max_head = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (pos < 0 || pos >= view.len) {
+        goto plain_none;
+    }
+    data = (const unsigned char *)view.buf;
+    p = data + pos;
+    end = data + view.len;
+    /* No more than max_head bytes are ever looked at: a longer head goes to llhttp. */
+    if (end - p > max_head) {
+        end = p + max_head;
+    }
+
+    /* Request line: method SP origin-form SP "HTTP/1.1" CRLF. */
+    while (p < end && *p >= 'A' && *p <= 'Z') {
+        p++;
+    }
+    method_len = p - (data + pos);
+    if (p >= end || *p != ' ') {
+        goto plain_none;
+    }
+    for (i = 0; i < 7; i++) {
+        if ((Py_ssize_t)strlen(method_spellings[i]) == method_len
+            && memcmp(data + pos, method_spellings[i], method_len) == 0) {
+            method = method_names[i];
+            break;
+        }
+    }
+    if (method == NULL) {
+        goto plain_none;
+    }
+    target = ++p;
+    if (p >= end || *p != '/') {
+        goto plain_none;
+    }
+    /* Visible ASCII (llhttp takes all of it in a target); '#' and anything else go the
+     * full way, which knows what to do with them. */
+    for (; p < end && *p != ' '; p++) {
+        if (*p < 0x21 || *p > 0x7e || *p == '#') {
+            goto plain_none;
+        }
+        if (*p == '?' && query == NULL) {
+            query = p;
+        }
+    }
+    target_len = p - target;
+    if (p >= end || target_len > max_line) {
+        goto plain_none;
+    }
+    p++;
+    if (end - p < 10 || memcmp(p, "HTTP/1.1\r\n", 10) != 0) {
+        goto plain_none;
+    }
+    p += 10;
+
+    /* Field lines: tchar+ ":" OWS value CRLF, until the empty line. */
+    for (;;) {
+        const unsigned char *name = p, *value;
+        Py_ssize_t name_len, value_len;
+        if (end - p < 2) {
+            goto plain_none; /* incomplete, or over max_head */
+        }
+        if (p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+            break;
+        }
+        while (p < end && is_tchar[*p]) {
+            p++;
+        }
+        name_len = p - name;
+        if (name_len == 0 || p >= end || *p != ':') {
+            goto plain_none;
+        }
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        value = p;
+        /* llhttp keeps trailing whitespace in a value: so does this. */
+        while (p < end && ((*p >= 0x20 && *p <= 0x7e) || *p == '\t')) {
+            p++;
+        }
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+            goto plain_none; /* a control character, obs-text, a bare LF, or no end yet */
+        }
+        value_len = p - value;
+        p += 2;
+        if (count == SIMPLE_MAX_FIELDS || count >= max_fields || name_len > max_field
+            || value_len > max_field) {
+            goto plain_none; /* the full way says which limit, and answers */
+        }
+        if (name_is(name, name_len, "host")) {
+            hosts++;
+            if (!simple_host(value, value_len)) {
+                goto plain_none;
+            }
+        }
+        else if (name_is(name, name_len, "connection")) {
+            /* Only a kept-alive connection: llhttp refuses what follows a "close". */
+            if (connections++ || !name_is(value, value_len, "keep-alive")) {
+                goto plain_none;
+            }
+        }
+        else if (name_is(name, name_len, "content-length")
+                 || name_is(name, name_len, "transfer-encoding")
+                 || name_is(name, name_len, "content-encoding")
+                 || name_is(name, name_len, "upgrade") || name_is(name, name_len, "expect")
+                 || name_is(name, name_len, "proxy-connection")) {
+            goto plain_none; /* a body, an upgrade, an expectation: the full way */
+        }
+        fields[count].name = name - data;
+        fields[count].name_len = name_len;
+        fields[count].value = value - data;
+        fields[count].value_len = value_len;
+        count++;
+    }
+    if (hosts != 1) {
+        goto plain_none;
+    }
+
+    list = PyList_New(count);
+    if (list == NULL) {
+        goto done;
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *name = PyBytes_FromStringAndSize((const char *)data + fields[i].name,
+                                                   fields[i].name_len);
+        PyObject *value = PyBytes_FromStringAndSize((const char *)data + fields[i].value,
+                                                    fields[i].value_len);
+        PyObject *pair = (name && value) ? PyTuple_Pack(2, name, value) : NULL;
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        if (pair == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(list, i, pair);
+    }
+    if (query == NULL) {
+        path = PyUnicode_DecodeASCII((const char *)target, target_len, NULL);
+        qs = empty_str;
+        Py_INCREF(qs);
+    }
+    else {
+        path = PyUnicode_DecodeASCII((const char *)target, query - target, NULL);
+        qs = PyUnicode_DecodeASCII((const char *)query + 1, target + target_len - query - 1,
+                                   NULL);
+    }
+    if (path == NULL || qs == NULL) {
+        goto done;
+    }
+    {
+        PyObject *head_end = PyLong_FromSsize_t(p - data);
+        if (head_end != NULL) {
+            result = PyTuple_Pack(5, head_end, method, path, qs, list);
+            Py_DECREF(head_end);
+        }
+    }
+    goto done;
+
+plain_none:
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+
+done:
+    PyBuffer_Release(&view);
+    Py_XDECREF(list);
+    Py_XDECREF(path);
+    Py_XDECREF(qs);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"unmask", (PyCFunction)(void (*)(void))unmask, METH_FASTCALL, unmask_doc},
     {"small_frame", (PyCFunction)(void (*)(void))small_frame, METH_FASTCALL, small_frame_doc},
     {"plain_frame", (PyCFunction)(void (*)(void))plain_frame, METH_FASTCALL, plain_frame_doc},
     {"serialize_head", (PyCFunction)(void (*)(void))serialize_head, METH_FASTCALL,
      serialize_head_doc},
+    {"simple_head", (PyCFunction)(void (*)(void))simple_head, METH_FASTCALL, simple_head_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -415,6 +678,20 @@ PyInit__speedups(void)
             Py_CLEAR(binary_kind);
             Py_CLEAR(empty_str);
             return NULL;
+        }
+    }
+    if (method_names[0] == NULL) {
+        const char *tchars = "!#$%&'*+-.^_`|~";
+        int c;
+        for (c = 0; c < 256; c++) {
+            is_tchar[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                          || (c >= '0' && c <= '9') || (c && strchr(tchars, c) != NULL);
+        }
+        for (c = 0; c < 7; c++) {
+            method_names[c] = PyUnicode_InternFromString(method_spellings[c]);
+            if (method_names[c] == NULL) {
+                return NULL;
+            }
         }
     }
     return PyModule_Create(&module_def);

@@ -13,8 +13,10 @@ from asgiweb.helpers import HttpVersion10, HttpVersion11
 from asgiweb.http.targets import split_absolute_form
 from asgiweb.http.versions import HTTP1_VERSIONS
 from asgiweb.http.versions import keep_alive as connection_persists
+from asgiweb.transport import NONE_REMEMBERED as _NONE_REMEMBERED
 from asgiweb.transport import blank_head, scan_headers
 
+from .accel import speedups
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Event
 
 __all__ = [
@@ -147,9 +149,16 @@ class RequestParser:
         # Body bytes still due from an upgrade request: llhttp (as httptools drives it)
         # stops at an upgrade head, so its Content-Length body is counted out here.
         self._upgrade_body = 0
+        # The accelerator's reader of plain heads (native_server/wire/simple_head.py), used
+        # while llhttp is between messages: it reads what llhttp would, without a Python
+        # call per field. None without the accelerator, and after llhttp has read a
+        # message that ends the connection (it refuses whatever follows, so must see it).
+        self._simple: Any = _SIMPLE_HEAD
+        self._between = True  # llhttp has no unfinished message
 
     # -- httptools callbacks -------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self._between = False
         self._url = b""
         self._line_length = 0
         self._headers = []
@@ -254,6 +263,9 @@ class RequestParser:
         self._events.append(body)
 
     def on_message_complete(self) -> None:
+        self._between = True
+        if self._simple is not None and not self._parser.should_keep_alive():
+            self._simple = None
         if self._watch_line and (self._spanned or self._feed_size > self._max_head_size):
             # Trailers that ended in this feed: bounded as in one read as in many.
             self._measure_head()
@@ -282,10 +294,17 @@ class RequestParser:
         if self.upgraded:
             raise RuntimeError("feed() after an upgrade: the bytes are no longer HTTP")
         events = self._events = []
-        self._feed_size = len(data)
         if self._upgrade_body:
+            self._feed_size = len(data)
             self._upgrade_body_received(data)
             return events
+        if self._between and self._simple is not None:
+            taken = self._simple_heads(data, events)
+            if taken:
+                if taken == len(data):
+                    return events
+                data = data[taken:]  # the rest, for llhttp to begin at a message boundary
+        self._feed_size = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -312,6 +331,48 @@ class RequestParser:
                 raise
             self._spanned = True
         return events
+
+    def _simple_heads(self, data: bytes | memoryview, events: list[Event]) -> int:
+        """Read the plain heads at the start of ``data`` (see simple_head.py); how many
+        bytes they took."""
+        simple = self._simple
+        conn = self.connection
+        size = len(data)
+        pos = 0
+        while pos < size:
+            found = simple(
+                data,
+                pos,
+                self._max_line_size,
+                self._max_field_size,
+                self._max_headers,
+                self._max_head_size,
+            )
+            if found is None:
+                break
+            pos, method, path, query, fields = found
+            # The head on_headers_complete would make of it. HTTP/1.1 with no Connection,
+            # or keep-alive: it persists; no body, no expectation, no upgrade.
+            head = blank_head(fields)
+            head._first = _NONE_REMEMBERED
+            head.method = method
+            head.path = path
+            head.query_string = query
+            head.version = HttpVersion11
+            head.scheme = conn.scheme
+            head.root_path = ""
+            head.keep_alive = True
+            head.expect = False
+            head.has_body = False
+            head.upgrade = False
+            head.peername = conn.peername
+            head.sockname = conn.sockname
+            head.transport = conn.transport
+            head.extra_info = conn.extra_info
+            head.authority = None
+            events.append(head)
+            events.append(END_OF_MESSAGE)
+        return pos
 
     def _measure_head(self) -> None:
         """431 once the request line and fields read so far (or the trailer fields) are
@@ -419,6 +480,8 @@ _BAD_CODINGS: Final = "Transfer-Encoding without chunked as its only final codin
 
 # Host values seen valid: a site sees few, so most requests skip the regex.
 _GOOD_HOSTS: set[bytes] = set()
+
+_SIMPLE_HEAD = speedups.simple_head if speedups is not None else None
 
 
 def _upgrade_body_length(headers: list[tuple[bytes, bytes]]) -> int:
