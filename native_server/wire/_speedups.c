@@ -1,9 +1,10 @@
 /* The native server's optional accelerator: the few wire operations where Python's
  * per-operation cost is most of the work. Each function has a pure-Python twin in
- * native_server/wire (websocket.py, serializer.py) that gives the same results and
- * raises the same errors for the inputs it is specified for (tests/unit/native_server/
- * wire/test_speedups.py checks that); native_server/wire/accel.py picks one or the other, and
- * ASGIWEB_NO_EXTENSIONS=1 makes it pick Python. No state, no I/O.
+ * native_server/wire (websocket.py, serializer.py, simple_head.py) that gives the same
+ * results and raises the same errors for the inputs it is specified for (tests/unit/
+ * native_server/wire/test_speedups.py and test_simple_head.py check that);
+ * native_server/wire/accel.py picks one or the other, and ASGIWEB_NO_EXTENSIONS=1 makes it
+ * pick Python. No state, no I/O.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -64,7 +64,8 @@ def fuzz_long(examples: int) -> Callable[[F], F]:
             deadline=None,
             suppress_health_check=list(HealthCheck),
         )(test)
-        marked: F = pytest.mark.fuzz_long(test)
+        # No per-test timeout: the budget, not the clock, bounds a long run.
+        marked: F = pytest.mark.timeout(0)(pytest.mark.fuzz_long(test))
         return marked
 
     return apply
