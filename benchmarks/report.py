@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .contenders import BASELINE, CONTENDERS, LOOPS, ROOT, Contender, Endpoint, baseline
+from .instructions import markdown as instruction_table
 
 if TYPE_CHECKING:
     from .run import Summary
@@ -51,6 +52,8 @@ class RunMetadata:
     # benchmarks/idle.py: KiB of RSS per idle keep-alive connection, by contender name.
     idle_connections: int = 0
     idle_kib: dict[str, float] = field(default_factory=dict)
+    # benchmarks/instructions.py: instructions per request in-process, family -> endpoint.
+    instructions: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def finish(self, elapsed_s: float, peak_rss_reset: bool) -> None:
         self.elapsed_s = elapsed_s
@@ -460,6 +463,20 @@ def markdown(
             "that cost nothing would score against Starlette there.",
             "",
             *floors,
+            "",
+        ]
+    if meta.instructions:
+        lines += [
+            "## Instructions per request, counted in-process",
+            "",
+            "Each server's protocol and framework fed requests over a fake transport, under "
+            "valgrind (benchmarks/instructions.py): the instructions one request (or "
+            "WebSocket message) costs above the socket, thousands, on asyncio. The same on "
+            "every run, where the wall-clock figures above move by 15-20% between runs; "
+            "what it leaves out (system calls, the kernel's TCP work, the loop's polling) "
+            "costs every contender alike, so wall-clock ratios sit nearer 1 than these.",
+            "",
+            *instruction_table(meta.instructions),
             "",
         ]
     lines += idle_table(meta, contenders)

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import report  # noqa: E402
+from benchmarks import inprocess, instructions, report  # noqa: E402
 from benchmarks.contenders import (  # noqa: E402
     CONTENDERS,
     ENDPOINTS,
@@ -364,6 +364,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="idle keep-alive connections opened to measure memory per connection, after the "
         "endpoints (default %(default)s; 0 skips it)",
     )
+    parser.add_argument(
+        "--instructions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also count instructions per request in-process under valgrind "
+        "(benchmarks/instructions.py, about 3 minutes); default: when valgrind is installed "
+        "and the run is not --quick",
+    )
     parser.add_argument("--no-install", action="store_true", help="do not install wrk or deps")
     parser.add_argument(
         "--from-json",
@@ -371,6 +379,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="measure nothing: write the report again from a run's benchmarks/results/*.json",
     )
     args = parser.parse_args(argv)
+    if args.instructions is None:
+        args.instructions = not args.quick and shutil.which("valgrind") is not None
     defaults = (2, 1, 1) if args.quick else (3, 5, 1)
     for name, default in zip(("rounds", "duration", "warmup"), defaults, strict=True):
         if getattr(args, name) is None:
@@ -402,6 +412,22 @@ def select_contenders(names: str | None, loop: str) -> list[Contender]:
         for c in CONTENDERS
         if c.loop in loops and (wanted is None or c.family in wanted or c.name in wanted)
     ]
+
+
+def count_instructions(
+    contenders: list[Contender], endpoints: list[Endpoint]
+) -> dict[str, dict[str, float]]:
+    """Instructions per request in-process for the families and endpoints measured, of
+    those benchmarks/inprocess.py can drive; after the servers stop, both cores in use."""
+    families = [f for f in inprocess.FAMILIES if any(c.family == f for c in contenders)]
+    names = [e.name for e in endpoints if e.name in inprocess.ENDPOINT_NAMES]
+    if not families or not names:
+        return {}
+    print(f"counting instructions: {len(families)} families x {len(names)} endpoints", flush=True)
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("valgrind is not installed (apt-get install -y valgrind)")
+    return instructions.measure_all(families, names, os.cpu_count() or 1, valgrind)
 
 
 def rerender(path: Path, output_dir: Path) -> list[Path]:
@@ -469,6 +495,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for server in servers:
             server.stop()
+    if args.instructions:
+        meta.instructions = count_instructions(contenders, endpoints)
     meta.finish(time.monotonic() - started, reset_ok)
     summaries = summarise(runs, peak_rss, endpoints, contenders)
     print()
