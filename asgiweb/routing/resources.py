@@ -23,12 +23,16 @@ _PART_RE = re.compile(r"(\{[_a-zA-Z][^{}]*(?:\{[^{}]*\}[^{}]*)*\})")
 _DEFAULT_PART = "[^{}/]+"
 # RFC 3986 pchar minus "/": what stays unescaped in a path segment built by url_for.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
+# What a dynamic part's value keeps unescaped: a path's characters, "/" included, as
+# aiohttp (and yarl's path quoting) keep it; every "%" is escaped, so "%2F" stays text.
+_VALUE_SAFE = _SEGMENT_SAFE + "/"
 # A "%" that does not start an escape stands for itself.
 _LONE_PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-def quote_segment(value: str) -> str:
-    return quote(value, safe=_SEGMENT_SAFE)
+def quote_value(value: str) -> str:
+    """A dynamic part's value as url_for writes it: ``"1 2/x%2F"`` -> ``"1%202/x%252F"``."""
+    return quote(value, safe=_VALUE_SAFE)
 
 
 def requote_path(value: str) -> str:
@@ -263,7 +267,7 @@ class DynamicResource(Resource):
         return {"formatter": self._formatter, "pattern": self._pattern}
 
     def url_for(self, **parts: str) -> URL:
-        quoted = {key: quote_segment(str(value)) for key, value in parts.items()}
+        quoted = {key: quote_value(str(value)) for key, value in parts.items()}
         return URL.build(path=self._formatter.format_map(quoted), encoded=True)
 
     def __repr__(self) -> str:

@@ -42,6 +42,23 @@ def test_dynamic_url_for_encodes_the_literal_text_and_keeps_its_escapes() -> Non
     assert info.route is route and info == {"arg": "1 2"}
 
 
+def test_dynamic_url_for_keeps_a_slash_in_a_value_and_escapes_its_percent() -> None:
+    # aiohttp quotes a value as a path: "/" stays, "%" is always escaped ("%2F" is text).
+    router = web.UrlDispatcher()
+    route = router.add_get("/пре %2Fфикс/{arg}", handler, allow_head=False)
+    url = route.url_for(arg="1 2/текст%2F")
+    assert url.path == "/пре /фикс/1 2/текст%2F"
+    assert str(url) == (
+        "/%D0%BF%D1%80%D0%B5%20%2F%D1%84%D0%B8%D0%BA%D1%81/1%202/%D1%82%D0%B5%D0%BA%D1%81%D1%82%252F"
+    )
+    # A part whose pattern takes slashes routes the URL back to the same value.
+    tail = router.add_get("/files/{tail:.+}", handler, allow_head=False)
+    written = tail.url_for(tail="a b/c%d.txt")
+    assert str(written) == "/files/a%20b/c%25d.txt"
+    info = resolve(router, "GET", written.raw_path)
+    assert info.route is tail and info == {"tail": "a b/c%d.txt"}
+
+
 def test_dynamic_literal_quoting_survives_a_sub_app_prefix() -> None:
     app = web.Application()
     sub = web.Application()
