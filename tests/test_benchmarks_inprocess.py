@@ -92,3 +92,14 @@ def test_markdown_gives_each_pair_its_ratio() -> None:
     rows = {line.split(" | ")[0]: line for line in instructions.markdown(counts)[2:]}
     assert rows["| plaintext"].endswith("| 100.0k | 150.0k | 200.0k | 230.0k | 1.50× | 1.15× |")
     assert rows["| ws"].endswith("| 40.0k | 50.0k |  |  | 1.25× |  |")
+
+
+def test_a_round_that_never_ends_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An answer whose end never comes (here: every write counted as nothing) must end the
+    # count with an error, not hang it.
+    monkeypatch.setattr(inprocess, "_STALL_S", 0.2)
+    monkeypatch.setattr(
+        inprocess.Connection, "expect", lambda self: setattr(self, "pending", 1 << 40)
+    )
+    with pytest.raises(TimeoutError, match="no answer"):
+        asyncio.run(inprocess.run("asgiweb-native", "plaintext", 48))
