@@ -381,6 +381,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.instructions is None:
         args.instructions = not args.quick and shutil.which("valgrind") is not None
+    elif args.instructions and shutil.which("valgrind") is None:
+        # Now, not after half an hour of wall-clock rounds.
+        parser.error("--instructions needs valgrind (apt-get install -y valgrind)")
     defaults = (2, 1, 1) if args.quick else (3, 5, 1)
     for name, default in zip(("rounds", "duration", "warmup"), defaults, strict=True):
         if getattr(args, name) is None:

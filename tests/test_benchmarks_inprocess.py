@@ -103,3 +103,18 @@ def test_a_round_that_never_ends_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     with pytest.raises(TimeoutError, match="no answer"):
         asyncio.run(inprocess.run("asgiweb-native", "plaintext", 48))
+
+
+def test_run_counts_instructions_only_where_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import run
+
+    monkeypatch.setattr(run.shutil, "which", lambda name: "/usr/bin/" + name)
+    assert run.parse_args([]).instructions is True
+    assert run.parse_args(["--quick"]).instructions is False
+    assert run.parse_args(["--quick", "--instructions"]).instructions is True
+    assert run.parse_args(["--no-instructions"]).instructions is False
+    monkeypatch.setattr(run.shutil, "which", lambda name: None)
+    assert run.parse_args([]).instructions is False
+    # Asked for without valgrind: refused before any round is run, not after them all.
+    with pytest.raises(SystemExit):
+        run.parse_args(["--instructions"])
