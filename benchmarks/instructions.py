@@ -1,6 +1,6 @@
 """Instructions per request, counted: the servers' own work, free of the machine's noise.
 
-    .venv/bin/python benchmarks/instructions.py                  # about 5 minutes on 2 cores
+    .venv/bin/python benchmarks/instructions.py                  # 3-4 minutes on 2 cores
     .venv/bin/python benchmarks/instructions.py --endpoints plaintext --families asgiweb-native
 
 Runs :mod:`benchmarks.inprocess` under valgrind's instruction counter (``cachegrind
