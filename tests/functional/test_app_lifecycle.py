@@ -85,6 +85,26 @@ def test_middleware_order_and_sub_apps(serve_app) -> None:
         assert client.get("/sub/nothing").status_code == 404
 
 
+def test_url_for_with_a_slash_in_a_value_leads_back_to_the_same_value(serve_app) -> None:
+    # aiohttp keeps "/" in a value; a {tail:.+} route is where that is meant. The URL
+    # url_for writes, requested over the socket, must reach the handler with the value.
+    app = web.Application()
+
+    async def link(request: web.Request) -> web.Response:
+        url = request.app.router["file"].url_for(tail="dir one/x%2F.txt")
+        return web.Response(text=str(url))
+
+    async def file(request: web.Request) -> web.Response:
+        return web.Response(text=request.match_info["tail"])
+
+    app.router.add_get("/link", link)
+    app.router.add_get("/files/{tail:.+}", file, name="file")
+    with serve_app(app) as server, httpx.Client(base_url=server.url) as client:
+        url = client.get("/link").text
+        assert url == "/files/dir%20one/x%252F.txt"
+        assert client.get(url).text == "dir one/x%2F.txt"
+
+
 def test_old_style_middleware_is_accepted_with_a_warning(serve_app) -> None:
     async def factory(app: web.Application, handler):
         async def wrapped(request: web.Request) -> web.StreamResponse:
