@@ -176,12 +176,15 @@ _TEXT = st.text(
     max_size=40,
 )
 
+_C_LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
 
 @compiled
 @settings(max_examples=400, deadline=None)
 @given(
-    version=st.sampled_from([(1, 1), (1, 0), (0, 9), (2, 0)]),
-    status=st.integers(min_value=100, max_value=999),
+    # The C side writes the numbers by hand: every digit count and sign a C long holds.
+    version=st.sampled_from([(1, 1), (1, 0), (0, 9), (2, 0)]) | st.tuples(_C_LONG, _C_LONG),
+    status=st.integers(min_value=100, max_value=999) | _C_LONG,
     reason=_TEXT,
     headers=st.lists(st.tuples(_TEXT, _TEXT), max_size=12),
 )
