@@ -57,15 +57,8 @@ class RequestHead:
         "transport",
         "extra_info",
         "authority",
-        "_fill",
-        "_fill_from",
         "_first",
     )
-
-    # Set by a transport that leaves some fields unset: ``_fill(_fill_from)`` gives their
-    # values on first use (fields set meanwhile keep theirs).
-    _fill: Callable[[Any], dict[str, Any]]
-    _fill_from: Any
 
     def __init__(
         self,
@@ -117,31 +110,6 @@ class RequestHead:
         #: ``host[:port]`` of an absolute-form target (RFC 9112 3.2.2), which overrides Host.
         self.authority = authority
 
-    if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute name
-
-        def __getattr__(self, name: str) -> Any:
-            # Reached only for a field left unset by a transport that fills some fields
-            # on first use (see ``_fill``): the ASGI adapter leaves what a plain request
-            # never reads in its scope.
-            if name.startswith("_fill"):
-                raise AttributeError(name)
-            if name == "authority":
-                # Only a native absolute-form target has one (an ASGI scope carries no
-                # target authority): answered without filling the other fields.
-                return None
-            try:
-                fill = self._fill
-            except AttributeError:
-                message = f"'RequestHead' object has no attribute {name!r}"
-                raise AttributeError(message) from None
-            del self._fill  # once: a field the filler does not give stays an AttributeError
-            for field, value in fill(self._fill_from).items():
-                try:
-                    object.__getattribute__(self, field)
-                except AttributeError:
-                    object.__setattr__(self, field, value)
-            return getattr(self, name)
-
     @property
     def headers(self) -> CIMultiDictProxy[str]:
         headers = self._headers
@@ -188,17 +156,71 @@ def blank_head(
     """A :class:`RequestHead` with only its raw headers set, for a transport to set the
     other fields by name (a call with seventeen arguments costs more, and reads worse).
 
-    With ``deferred``, fields the transport leaves unset come from ``deferred(source)``
-    when first read: the ASGI adapter leaves in the scope what a plain request never reads.
+    With ``deferred``, the connection's fields the transport leaves unset (query_string,
+    scheme, peername, sockname, transport, extra_info) come from ``deferred(source)`` when
+    first read: the ASGI adapter leaves in the scope what a plain request never reads.
     """
-    head: RequestHead = _new(RequestHead)
+    if deferred is None:
+        head: RequestHead = _new(RequestHead)
+    else:
+        head = _new(_DeferredHead)
+        head._fill = deferred
+        head._fill_from = source
     head._raw = raw_headers
     head._headers = None
     head._first = None
-    if deferred is not None:
-        head._fill = deferred
-        head._fill_from = source
     return head
+
+
+def _deferred_field(name: str) -> property:
+    # The field's own slot in RequestHead holds the value once it is known; reading it
+    # unset raises AttributeError, the cue to fill. A property on the subclass only:
+    # RequestHead itself has no __getattr__, which on CPython 3.11 would make every
+    # attribute read of every head (a dozen a request) take the slow, unspecialised path.
+    slot = RequestHead.__dict__[name]
+    read, write = slot.__get__, slot.__set__
+
+    def get(head: _DeferredHead) -> Any:
+        try:
+            return read(head)
+        except AttributeError:
+            head._load()
+            return read(head)  # still unset: the filler does not give it either
+
+    def set_(head: _DeferredHead, value: Any) -> None:
+        write(head, value)
+
+    return property(get, set_, doc=f"``{name}``, from the transport's filler when unset.")
+
+
+class _DeferredHead(RequestHead):
+    """A head whose connection fields come from ``_fill(_fill_from)`` on first read."""
+
+    __slots__ = ("_fill", "_fill_from")
+
+    _fill: Callable[[Any], dict[str, Any]]
+    _fill_from: Any
+
+    def _load(self) -> None:
+        try:
+            fill = self._fill
+        except AttributeError:
+            return  # filled once already
+        del self._fill
+        for field, value in fill(self._fill_from).items():
+            slot = RequestHead.__dict__[field]
+            try:
+                slot.__get__(self)
+            except AttributeError:  # set meanwhile by the transport: that value stands
+                slot.__set__(self, value)
+
+    if not TYPE_CHECKING:  # to mypy, the fields stay RequestHead's typed attributes
+        query_string = _deferred_field("query_string")
+        scheme = _deferred_field("scheme")
+        peername = _deferred_field("peername")
+        sockname = _deferred_field("sockname")
+        transport = _deferred_field("transport")
+        extra_info = _deferred_field("extra_info")
 
 
 class ResponseSink(Protocol):

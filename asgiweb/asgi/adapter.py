@@ -84,6 +84,8 @@ def _head_from_scope(scope: Any) -> RequestHead:
     if target is not None:
         head.scheme = target[1]
         head.authority = target[2]
+    else:
+        head.authority = None
     return head
 
 

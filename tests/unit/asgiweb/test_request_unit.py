@@ -177,6 +177,33 @@ def test_first_value_reads_the_raw_fields_as_headers_would() -> None:
     assert head.first_value(b"x-raw") == found[1]  # from the built headers now
 
 
+def test_deferred_fields_come_from_the_filler_once_and_yield_to_set_values() -> None:
+    """The ASGI adapter's lazy head: the connection fields it leaves unset come from its
+    filler on first read, one call for all of them; a field it set keeps its value; a
+    field nobody gives stays an AttributeError; the other fields are plain slots."""
+    calls: list[str] = []
+
+    def fill(source: str) -> dict[str, object]:
+        calls.append(source)
+        return {"query_string": "a=1", "scheme": "https", "peername": ("10.0.0.1", 5)}
+
+    head = blank_head([(b"host", b"h")], fill, "scope")
+    head.method = "GET"
+    head.scheme = "wss-set-first"
+    assert calls == []  # nothing read yet, nothing filled
+    assert head.query_string == "a=1"
+    assert (head.scheme, head.peername, head.method) == ("wss-set-first", ("10.0.0.1", 5), "GET")
+    assert calls == ["scope"]
+    head.query_string = "b=2"  # a transport may still set a field once filled
+    assert head.query_string == "b=2"
+    with pytest.raises(AttributeError):
+        head.sockname  # noqa: B018 - the filler gave none
+    assert calls == ["scope"]
+    plain = blank_head([])
+    with pytest.raises(AttributeError):
+        plain.scheme  # noqa: B018 - no filler: an unset field is an error, not a None
+
+
 _FIELD_NAMES = st.sampled_from(
     [b"Content-Length", b"content-length", b"CONTENT-ENCODING", b"content-encoding",
      b"Host", b"X-Other", b"Content-Type", b"Transfer-Encoding"]
