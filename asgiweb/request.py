@@ -91,6 +91,10 @@ class BaseRequest(MutableMapping[str, Any]):
         self._task = task
         self._state = {} if state is None else state
         self._cache: dict[str, Any] = {}
+        # Read for every request (by Response._send and respond()): as instance values
+        # the reads are specialised; a class-level default is a slow read on CPython 3.11.
+        self._prepare_hooks = False
+        self._form_files = ()
 
     def clone(
         self,

@@ -333,6 +333,10 @@ class Response(StreamResponse):
                 self._trusted = self._plain = getversion(new_headers)
                 self._init_status(status, reason)
                 self._body: bytes | None = text.encode()
+                # _send() reads these on every response: instance values are specialised
+                # reads on CPython 3.11, the class-level defaults are not.
+                self._chunked = self._compression = False
+                self._cookies = self._stream_body = None
                 if zlib_executor_size != MAX_SYNC_CHUNK_SIZE or zlib_executor is not None:
                     self._zlib_executor_size = zlib_executor_size
                     self._zlib_executor = zlib_executor

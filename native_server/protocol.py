@@ -41,10 +41,8 @@ class HttpProtocol(asyncio.BufferedProtocol):
     nothing keeps a view of the buffer past :meth:`buffer_updated`.
     """
 
-    # Class-level defaults: a connection that never upgrades pays nothing for them.
+    # A class-level default: a connection that never upgrades pays nothing for it.
     _upgrade_tail = b""  # bytes after an upgrade head, before its channel takes over
-    _websocket: NativeWebSocket | None = None
-    _rejected: ProtocolError | None = None  # answered once the requests before it are
 
     def __init__(self, server: Server) -> None:
         self._server = server
@@ -64,6 +62,10 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._pending: list[tuple[RequestHead, StreamReader]] = []
         self._reader: StreamReader = EMPTY_PAYLOAD  # the body the parser is filling
         self._task: asyncio.Task[None] | None = None  # the request being served
+        # Read after every request: instance values, whose reads CPython 3.11
+        # specialises (a class-level default's it does not).
+        self._websocket: NativeWebSocket | None = None
+        self._rejected: ProtocolError | None = None  # answered once the requests before it are
         self._busy = False
         self._current_reader: StreamReader = EMPTY_PAYLOAD
         self._keepalive_handle: asyncio.TimerHandle | None = None

@@ -27,13 +27,17 @@ _SENDFILE = os.environ.get("ASGIWEB_NOSENDFILE", "") in ("", "0")
 class NativeSink(HeldHeadSink[bytes]):
     """Frames a response onto the connection's transport; the held head is its bytes."""
 
-    adds_default_headers = False
     detects_disconnect = True
     __slots__ = ("_protocol", "_version", "_chunked", "keep_alive", "_continue_sent",
-                 "finished", "framing")  # fmt: skip
+                 "finished", "framing", "adds_default_headers")  # fmt: skip
 
     def __init__(self, protocol: HttpProtocol, version: tuple[int, int]) -> None:
-        super().__init__()
+        # Not super().__init__(): a method looked up on a class is a specialised read
+        # on CPython 3.11, on a super() object it is not. One sink per request.
+        HeldHeadSink.__init__(self)
+        # An instance value, not a class attribute, for the same reason: Response reads
+        # it for every response.
+        self.adds_default_headers = False
         self._protocol = protocol
         self._version = version
         self._chunked = False

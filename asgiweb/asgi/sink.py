@@ -64,14 +64,13 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
     """Sends a response as ``http.response.*`` messages; the held head is the
     ``http.response.start`` message."""
 
-    adds_default_headers = True
     detects_disconnect = True
     # Fields the server owns whatever the framing (the HTTP/2 sink's); otherwise only
     # Transfer-Encoding, and only on a chunked body, is left to the server.
     _connection_fields: frozenset[bytes] = frozenset()
     __slots__ = (
         "_send", "_scope", "_done", "aborted", "unread", "_receive", "_body", "_watcher",
-        "disconnected", "_transport", "_protocol",
+        "disconnected", "_transport", "_protocol", "adds_default_headers",
     )  # fmt: skip
 
     def __init__(
@@ -81,7 +80,11 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
         receive: ASGIReceiveCallable | None = None,
         body: StreamReader | None = None,
     ) -> None:
-        super().__init__()
+        # As NativeSink: one sink per request, whose fields Response reads for every
+        # response; a method on a class and instance values are specialised reads on
+        # CPython 3.11, a super() lookup and a class attribute are not.
+        HeldHeadSink.__init__(self)
+        self.adds_default_headers = True
         self._send = send
         self._scope = scope  # read for its extensions only when a whole file is sent
         self._done = False

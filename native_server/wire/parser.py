@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 from urllib.parse import quote
 
 import httptools
@@ -44,14 +44,28 @@ class ProtocolError(Exception):
         self.events: list[Event] = []
 
 
-class ConnectionInfo(NamedTuple):
-    """What every request head of one connection shares."""
+class ConnectionInfo:
+    """What every request head of one connection shares. Never changed once made.
 
-    scheme: str = "http"
-    peername: Any = None
-    sockname: Any = None
-    transport: Any = None
-    extra_info: Callable[[str, Any], Any] | None = None
+    A class with slots, not a NamedTuple: its fields are read for every request, and
+    CPython 3.11 specialises reads of slots but not of a NamedTuple's fields.
+    """
+
+    __slots__ = ("scheme", "peername", "sockname", "transport", "extra_info")
+
+    def __init__(
+        self,
+        scheme: str = "http",
+        peername: Any = None,
+        sockname: Any = None,
+        transport: Any = None,
+        extra_info: Callable[[str, Any], Any] | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.peername = peername
+        self.sockname = sockname
+        self.transport = transport
+        self.extra_info = extra_info
 
 
 _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
@@ -111,9 +125,9 @@ class RequestParser:
         max_field_size: int = 8190,
         max_headers: int = DEFAULT_MAX_HEADERS,
         max_head_size: int | None = None,
-        connection: ConnectionInfo = ConnectionInfo(),  # noqa: B008 - an immutable tuple
+        connection: ConnectionInfo | None = None,
     ) -> None:
-        self.connection = connection
+        self.connection = ConnectionInfo() if connection is None else connection
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
@@ -140,7 +154,8 @@ class RequestParser:
         self._events: list[Event] = []
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._in_head = False
+        #: True while a request head has begun and not ended (it continues in a later feed).
+        self.head_pending = False
         self._line_length = 0
         #: True once HTTP is over: an upgrade request's head and body have been read.
         self.upgraded = False
@@ -162,7 +177,7 @@ class RequestParser:
         self._url = b""
         self._line_length = 0
         self._headers = []
-        self._in_head = True
+        self.head_pending = True
         self._watch_line = True
         self._spanned = False
 
@@ -200,7 +215,7 @@ class RequestParser:
         self._spanned = False
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self.head_pending = False
         self._watch_line = False
         parser = self._parser
         method = parser.get_method().decode("ascii")
@@ -259,11 +274,6 @@ class RequestParser:
         if not self._upgrade_body:  # else the message ends after the body counted in feed()
             self._events.append(END_OF_MESSAGE)
 
-    @property
-    def head_pending(self) -> bool:
-        """True while a request head has begun and not ended (it continues in a later feed)."""
-        return self._in_head
-
     # -- feeding -----------------------------------------------------------------------
     def close(self) -> None:
         """Let go of what would keep the connection alive in reference cycles, left for
@@ -271,7 +281,8 @@ class RequestParser:
         callbacks), the last events, and the transport and ``extra_info`` callable of
         :attr:`connection`. No :meth:`feed` after this."""
         vars(self).pop("_parser", None)
-        self.connection = self.connection._replace(transport=None, extra_info=None)
+        conn = self.connection
+        self.connection = ConnectionInfo(conn.scheme, conn.peername, conn.sockname)
         self._events = []
         self._headers = []
 
@@ -354,7 +365,7 @@ class RequestParser:
         headers = self._headers
         if not self._spanned:  # first measure of this head (or of these trailers)
             self._sized = 0
-            self._head_size = len(self._url) if self._in_head else 0
+            self._head_size = len(self._url) if self.head_pending else 0
         size = self._head_size
         for name, value in headers[self._sized :]:
             size += len(name) + len(value) + 4
