@@ -70,16 +70,22 @@ class reify(Generic[_T]):  # noqa: N801 - aiohttp's public name
         raise AttributeError("reified property is read-only")
 
 
-_date_cache: tuple[int, str] = (0, "")
+# The second the cached date names, as floats: comparing floats is a specialised step
+# on CPython 3.11, comparing today's epoch seconds (over 2**30) as ints is not.
+_date_from = _date_until = 0.0
+_date_text = ""
 
 
 def http_date() -> str:
     """The current time as an IMF-fixdate, rebuilt at most once a second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
+    global _date_from, _date_until, _date_text
+    now = time.time()
+    if now >= _date_until or now < _date_from:  # a new second, or the clock went back
+        second = int(now)
+        _date_text = formatdate(second, usegmt=True)
+        _date_from = float(second)
+        _date_until = _date_from + 1.0
+    return _date_text
 
 
 class ChainMapProxy(Mapping[Any, Any]):

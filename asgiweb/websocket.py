@@ -153,6 +153,10 @@ class WebSocketResponse(StreamResponse, Generic[_DecodeText]):
         # bytes); still checked to be UTF-8, as RFC 6455 §8.1 requires.
         self._decode_text = decode_text
         self._loop: asyncio.AbstractEventLoop | None = None
+        # What receive() reads for every message, as instance values: CPython 3.11
+        # specialises those reads, not reads of the class-level defaults.
+        self._closed = self._closing = self._waiting = False
+        self._injected = self._close_wait = None
 
     # -- the opening handshake ------------------------------------------------------------
     async def prepare(self, request: BaseRequest) -> ResponseSink | None:

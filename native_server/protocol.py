@@ -494,7 +494,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         server = self._server
         sink = NativeSink(self, head.version)
         body = decode_body(head, reader) if server.auto_decompress else reader
-        request = server.request_factory(head, body, sink, task=self._task)
+        request = server.request_factory(head, body, sink, self._task)  # positional: hot
         access = server.access_logger
         if access is not None and not access.enabled:
             access = None

@@ -91,8 +91,10 @@ class Server:
     def connections(self) -> list[HttpProtocol]:
         return list(self._connections)
 
-    def _make_request(self, head: Any, payload: Any, sink: Any, **kwargs: Any) -> BaseRequest:
-        return BaseRequest(head, payload, sink, **kwargs)
+    def _make_request(
+        self, head: Any, payload: Any, sink: Any, task: asyncio.Task[Any] | None = None
+    ) -> BaseRequest:
+        return BaseRequest(head, payload, sink, task=task)
 
     def connection_made(self, protocol: HttpProtocol) -> None:
         self._connections[protocol] = None
