@@ -85,8 +85,7 @@ async def respond(
     handler: RequestHandler,
     request: BaseRequest,
     logger: logging.Logger,
-    *,
-    debug: bool = False,
+    debug: bool = False,  # not keyword-only: each server calls this once per request
 ) -> StreamResponse | None:
     """Run ``handler`` and send what it returned or raised.
 

@@ -437,8 +437,53 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._task = self._loop.create_task(self._run(head, reader))
 
     async def _run(self, head: RequestHead, reader: StreamReader) -> None:
+        """Run one request through the handler, then go on with the connection: the next
+        request, the keep-alive wait, or closing. (One coroutine, not one for the request
+        awaited by one for the connection: it runs for every request.)"""
+        keep = False  # whether the connection may be reused
         try:
-            keep = await self._serve(head, reader)
+            server = self._server
+            sink = NativeSink(self, head.version)
+            body = decode_body(head, reader) if server.auto_decompress else reader
+            request = server.request_factory(head, body, sink, self._task)  # positional: hot
+            access = server.access_logger
+            if access is not None and not access.enabled:
+                access = None
+            start = self._loop.time() if access is not None else 0.0
+            server.requests_count += 1
+            try:
+                response = await respond(server.handler, request, server.logger, server.debug)
+            except asyncio.CancelledError:
+                # The client left (handler_cancellation), or the handler raised it: as
+                # aiohttp, drop the connection rather than answer.
+                if server.debug:
+                    server.logger.debug("Ignored premature client disconnection")
+                self._drop(sink)
+                raise
+            except Exception:  # respond() only lets through what it cannot answer
+                server.logger.exception("Unhandled error while serving a request")
+                self._drop(sink)
+            except BaseException:
+                self._drop(sink)  # KeyboardInterrupt and the like go on to the loop
+                raise
+            else:
+                if response is not None and access is not None:
+                    server.log_access(request, response, self._loop.time() - start)
+                eof = reader.is_eof()
+                if not eof:
+                    # Read and drop the rest of the body for a while (lingering close):
+                    # closing with unread bytes in the socket makes the kernel reset the
+                    # connection, and the client may lose the response it was sent.
+                    await self._linger(reader)
+                    eof = reader.is_eof()
+                # After an upgrade, HTTP goes on only if no channel took the connection over.
+                keep = (
+                    eof
+                    and sink.keep_alive
+                    and sink.finished
+                    and not self._closing
+                    and self._websocket is None
+                )
         finally:
             self._busy = False
             self._task = None
@@ -488,45 +533,6 @@ class HttpProtocol(asyncio.BufferedProtocol):
             and (reader is EMPTY_PAYLOAD or not reader.paused)
         ):
             self.resume_reading()
-
-    async def _serve(self, head: RequestHead, reader: StreamReader) -> bool:
-        """Run one request through the handler; True when the connection may be reused."""
-        server = self._server
-        sink = NativeSink(self, head.version)
-        body = decode_body(head, reader) if server.auto_decompress else reader
-        request = server.request_factory(head, body, sink, self._task)  # positional: hot
-        access = server.access_logger
-        if access is not None and not access.enabled:
-            access = None
-        start = self._loop.time() if access is not None else 0.0
-        server.requests_count += 1
-        try:
-            response = await respond(server.handler, request, server.logger, debug=server.debug)
-        except asyncio.CancelledError:
-            # The client left (handler_cancellation), or the handler raised it: as aiohttp,
-            # drop the connection rather than answer.
-            if server.debug:
-                server.logger.debug("Ignored premature client disconnection")
-            self._drop(sink)
-            raise
-        except Exception:  # respond() only lets through what it cannot answer
-            server.logger.exception("Unhandled error while serving a request")
-            self._drop(sink)
-            return False
-        except BaseException:
-            self._drop(sink)  # KeyboardInterrupt and the like go on to the loop
-            raise
-        if response is not None and access is not None:
-            server.log_access(request, response, self._loop.time() - start)
-        if not reader.is_eof():
-            # Read and drop the rest of the body for a while (lingering close): closing
-            # with unread bytes in the socket makes the kernel reset the connection, and
-            # the client may lose the response it was sent.
-            await self._linger(reader)
-            if not reader.is_eof():
-                return False
-        # After an upgrade, HTTP goes on only if no channel took the connection over.
-        return sink.keep_alive and sink.finished and not self._closing and self._websocket is None
 
     def _drop(self, sink: NativeSink) -> None:
         """Give up on the connection: closed if nothing of the response went out (the

@@ -207,7 +207,7 @@ class ASGIAdapter:
         # 3.11, so request.task looks it up only if someone asks.
         request = self._request_factory(head, payload, sink)
         try:
-            await respond(self._handler, request, self._logger, debug=self._debug)
+            await respond(self._handler, request, self._logger, self._debug)
         finally:
             if body is not None:
                 # The sink and the body point at each other: part them, so that both
@@ -240,7 +240,7 @@ class ASGIAdapter:
         head.scheme = _WS_SCHEMES.get(head.scheme, head.scheme)
         sink = ASGIWebSocketSink(scope, receive, send)
         request = self._request_factory(head, EMPTY_PAYLOAD, sink, task=asyncio.current_task())
-        await respond(self._handler, request, self._logger, debug=self._debug)
+        await respond(self._handler, request, self._logger, self._debug)
         if sink.aborted:
             raise ResponseAborted("the handler failed after the WebSocket was accepted")
 
