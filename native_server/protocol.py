@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpProtocol"]
 
+_Task = asyncio.Task
+
 # Not on Windows; typed here because getattr() gives Any.
 _sendfile: Callable[[int, int, int, int], int] | None = getattr(os, "sendfile", None)
 
@@ -62,6 +64,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._pending: list[tuple[RequestHead, StreamReader]] = []
         self._reader: StreamReader = EMPTY_PAYLOAD  # the body the parser is filling
         self._task: asyncio.Task[None] | None = None  # the request being served
+        self._plain_tasks = False  # see connection_made
         # Read after every request: instance values, whose reads CPython 3.11
         # specialises (a class-level default's it does not).
         self._websocket: NativeWebSocket | None = None
@@ -108,6 +111,14 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._scheme, self._peername, self._sockname, transport, self._extra_info
         )
         self._server.connection_made(self)
+        loop = self._loop
+        # What loop.create_task() would do, without its Python frame, where that is all
+        # it would do: asyncio's own loop with no task factory (uvloop's create_task is
+        # compiled; a task factory, set before the connection came, is respected).
+        self._plain_tasks = (
+            type(loop).create_task is asyncio.BaseEventLoop.create_task
+            and loop.get_task_factory() is None
+        )
         self._arm_keepalive()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -434,7 +445,10 @@ class HttpProtocol(asyncio.BufferedProtocol):
                 self.resume_reading()
         self._busy = True
         self._current_reader = reader
-        self._task = self._loop.create_task(self._run(head, reader))
+        if self._plain_tasks:
+            self._task = _Task(self._run(head, reader), loop=self._loop)
+        else:
+            self._task = self._loop.create_task(self._run(head, reader))
 
     async def _run(self, head: RequestHead, reader: StreamReader) -> None:
         """Run one request through the handler, then go on with the connection: the next

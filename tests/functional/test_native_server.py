@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import time
+from typing import Any
 
 import h11
 import httpx
@@ -507,3 +508,39 @@ def test_file_response_on_uvloop(tmp_path) -> None:
         assert loop.run_until_complete(main()) == blob
     finally:
         loop.close()
+
+
+class _CountedTask(asyncio.Task):  # type: ignore[type-arg]
+    pass
+
+
+@pytest.mark.parametrize("factory", [False, True])
+def test_requests_run_in_the_loops_tasks(factory: bool) -> None:
+    """Each request runs in its own task: one made by the loop's task factory when the
+    application set one, else a plain asyncio.Task; request.task is that task."""
+    app = web.Application()
+
+    async def which(request: web.Request) -> web.Response:
+        task = asyncio.current_task()
+        assert task is not None and request.task is task
+        return web.Response(text=type(task).__name__)
+
+    app.router.add_get("/which", which)
+
+    def counted(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> _CountedTask:
+        return _CountedTask(coro, loop=loop, **kwargs)
+
+    async def main() -> list[str]:
+        if factory:
+            asyncio.get_running_loop().set_task_factory(counted)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        try:
+            async with httpx.AsyncClient() as client:  # one keep-alive connection
+                return [(await client.get(f"http://127.0.0.1:{port}/which")).text for _ in "ab"]
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(main()) == (["_CountedTask"] * 2 if factory else ["Task"] * 2)
