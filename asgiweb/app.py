@@ -510,11 +510,14 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             match_info = router.resolve_nowait(request)
         if match_info is None:
             match_info = await router.resolve(request)
+        handler: Any
         if match_info.__class__ is UrlMappingMatchInfo:
             match_info._bind_root(self)
+            handler = match_info._route.handler  # what its handler property reads
         else:
             match_info.add_app(self)
             match_info.freeze()
+            handler = match_info.handler
         request._match_info = match_info
         if self._any_prepare_hooks:
             request._prepare_hooks = any(app._has_prepare_hooks for app in match_info.apps)
@@ -522,7 +525,6 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             expect_response = await match_info.expect_handler(request)
             if expect_response is not None:
                 return expect_response
-        handler: Any = match_info.handler
         if self._run_middlewares:
             apps = match_info.apps
             if isinstance(match_info.route, SystemRoute) or any(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -48,7 +49,11 @@ class HttpProtocol(asyncio.BufferedProtocol):
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._loop = server.loop
+        self._loop = loop = server.loop
+        # Read after every request (the keep-alive timer's start): asyncio's loop.time()
+        # is time.monotonic() behind a Python frame, so call the clock itself, unless the
+        # loop keeps its own time.
+        self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
         self._recv_buffer = server.recv_buffer
         self._parser = RequestParser(
             max_line_size=server.max_line_size,
@@ -257,7 +262,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
     # One timer per idle period, not per request: finishing a response only records the
     # time, and the timer, when it fires early, re-arms itself for what is left.
     def _arm_keepalive(self) -> None:
-        self._idle_since = self._loop.time()
+        self._idle_since = self._clock()
         if self._keepalive_handle is None and self._server.keepalive_timeout:
             self._keepalive_handle = self._loop.call_at(
                 self._idle_since + self._server.keepalive_timeout, self._keepalive_expired

@@ -544,3 +544,41 @@ def test_requests_run_in_the_loops_tasks(factory: bool) -> None:
             await runner.cleanup()
 
     assert asyncio.run(main()) == (["_CountedTask"] * 2 if factory else ["Task"] * 2)
+
+
+class _OffsetClockLoop(asyncio.SelectorEventLoop):
+    """A loop whose clock is not time.monotonic() (as test loops with fake time are)."""
+
+    def time(self) -> float:
+        return super().time() + 10_000.0
+
+
+def test_keepalive_timeout_runs_on_the_loops_own_clock() -> None:
+    """An idle connection is closed after keepalive_timeout by the loop's clock, whatever
+    that clock reads: not at once (deadline taken from another clock), not never."""
+
+    async def main() -> tuple[bytes, bytes, float]:
+        runner = web.AppRunner(echo_app(), keepalive_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            request = b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n"
+            writer.write(request)
+            first = await reader.readuntil(b"hello /again")
+            await asyncio.sleep(0.4)  # idle, well within the timeout: still open
+            writer.write(request)
+            second = await reader.readuntil(b"hello /again")
+            idle_from = time.monotonic()
+            rest = await asyncio.wait_for(reader.read(), 5)  # the server closes it
+            writer.close()
+            return first + second, rest, time.monotonic() - idle_from
+        finally:
+            await runner.cleanup()
+
+    with asyncio.Runner(loop_factory=_OffsetClockLoop) as runner:
+        answers, rest, idle = runner.run(main())
+    assert answers.count(b"HTTP/1.1 200 OK") == 2
+    assert rest == b""
+    assert 0.7 < idle < 4
