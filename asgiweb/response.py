@@ -19,7 +19,7 @@ from .body_sources import STREAM_CHUNK_SIZE as STREAM_CHUNK_SIZE
 from .body_sources import remaining_size, send_stream_body, stream_source
 from .compression import MAX_SYNC_CHUNK_SIZE as MAX_SYNC_CHUNK_SIZE
 from .compression import ContentCoding, ResponseCompression
-from .helpers import HttpVersion11, dumps_json, http_date
+from .helpers import HttpVersion11, dumps_json
 from .http.response_headers import TEXT_TYPES, content_headers, text_type
 from .http.response_headers import check_headers as check_headers
 from .keys import ResponseKey
@@ -444,11 +444,9 @@ class Response(StreamResponse):
             # (absent: add() needs no search), Date and Server, no Connection on kept-alive
             # HTTP/1.1. Inline: a call costs as much. test_response_send_parity.py holds
             # the two heads equal.
-            size = len(data)
-            headers.add(hdrs.CONTENT_LENGTH, _DECIMALS[size] if size < 1024 else str(size))
-            if not sink.adds_default_headers:  # add_server_headers(), but known absent
-                headers.add(hdrs.DATE, http_date())
-                headers.add(hdrs.SERVER, SERVER_SOFTWARE)
+            headers.add(hdrs.CONTENT_LENGTH, _length_value(len(data)))
+            if not sink.adds_default_headers:
+                add_server_headers(headers)
             self._keep_alive = True
             self._sink = sink
             sink.start(self._status, self._reason, headers, False, True, True, False)
