@@ -2,8 +2,10 @@
 
     .venv/bin/python -m benchmarks.inprocess asgiweb-native plaintext 2000
 
-Each connection is a server protocol object (asgiweb's or aiohttp's native one, or
-uvicorn's ``HttpToolsProtocol`` in front of an ASGI app) given a fake transport; a round
+Each connection is a server protocol object (asgiweb's or aiohttp's native one, uvicorn's
+``HttpToolsProtocol``, or the stream protocol of ``asyncio.start_server`` whose callback
+runs hypercorn's ``TCPServer``, the last two in front of an ASGI app) given a fake
+transport; a round
 hands every connection one request (or one WebSocket frame) as a single read and waits
 until each has written its whole answer. What runs is everything the server does for a
 request above the socket: parsing, the framework, the app, serializing, the event loop's
@@ -26,6 +28,7 @@ import asyncio
 import importlib
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +45,9 @@ FAMILIES = (
     "asgiweb-uvicorn",
     "starlette-uvicorn",
     "floor-uvicorn",
+    "asgiweb-hypercorn",
+    "starlette-hypercorn",
+    "floor-hypercorn",
 )
 ENDPOINT_NAMES = ("plaintext", "json", "params", "echo", "ws")
 CONNECTIONS = 16
@@ -49,17 +55,37 @@ _ASGI_APPS = {
     "asgiweb-uvicorn": "benchmarks.apps.asgiweb_app",
     "starlette-uvicorn": "benchmarks.apps.starlette_app",
     "floor-uvicorn": "benchmarks.apps.floor_app",
+    "asgiweb-hypercorn": "benchmarks.apps.asgiweb_app",
+    "starlette-hypercorn": "benchmarks.apps.starlette_app",
+    "floor-hypercorn": "benchmarks.apps.floor_app",
 }
 _MASK = b"\x1a\x2b\x3c\x4d"
 # Seconds a round may take (under valgrind, ~50 times slower) before the run fails.
 _STALL_S = 120.0
 
 
+class _Socket:
+    """What hypercorn reads of a connection's socket: its family and both addresses (it
+    asks the socket, not the transport)."""
+
+    family = socket.AF_INET
+
+    def getpeername(self) -> tuple[str, int]:
+        return ("127.0.0.1", 50000)
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("127.0.0.1", 8080)
+
+
+_SOCKET = _Socket()
+
+
 class Connection(asyncio.Transport):
     """A fake transport: counts what the server writes and says when an answer is whole."""
 
-    def __init__(self, protocol: Any, on_answer: Callable[[], None]) -> None:
+    def __init__(self, protocol: Any, on_answer: Callable[[], None], sock: Any = None) -> None:
         super().__init__()
+        self.socket = sock  # hypercorn's only: the others would set options on it
         self.protocol = protocol
         self.buffered = isinstance(protocol, asyncio.BufferedProtocol)
         self.on_answer = on_answer
@@ -67,6 +93,7 @@ class Connection(asyncio.Transport):
         self.pending = 0
         self.keep: bytearray | None = bytearray()  # the whole answer, while checked
         self.closed = False
+        self.lost = False  # connection_lost() called
 
     # -- what the server calls -----------------------------------------------------------
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -84,18 +111,23 @@ class Connection(asyncio.Transport):
             self.write(chunk)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8080)}.get(
-            name, default
-        )
+        return {
+            "peername": ("127.0.0.1", 50000),
+            "sockname": ("127.0.0.1", 8080),
+            "socket": self.socket,
+        }.get(name, default)
 
     def is_closing(self) -> bool:
         return self.closed
 
     def close(self) -> None:
-        self.closed = True
+        # As asyncio's transports: the protocol hears of it on the next loop turn (a
+        # server waiting for its own close, as hypercorn's does, would wait for ever).
+        if not self.closed:
+            self.closed = True
+            asyncio.get_running_loop().call_soon(self.hang_up)
 
-    def abort(self) -> None:
-        self.closed = True
+    abort = close
 
     def pause_reading(self) -> None:
         pass
@@ -150,6 +182,12 @@ class Connection(asyncio.Transport):
 
     def expect(self) -> None:
         self.pending = self.answer_size
+
+    def hang_up(self) -> None:
+        """The connection is gone: the protocol's ``connection_lost``, once."""
+        if not self.lost:
+            self.lost = True
+            self.protocol.connection_lost(None)
 
 
 def _request(endpoint: Endpoint) -> bytes:
@@ -214,10 +252,53 @@ async def _uvicorn(family: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
     return factory, cleanup
 
 
+async def _hypercorn(family: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    from hypercorn.asyncio.lifespan import Lifespan
+    from hypercorn.asyncio.tcp_server import TCPServer
+    from hypercorn.asyncio.worker_context import WorkerContext
+    from hypercorn.config import Config
+    from hypercorn.utils import wrap_app
+
+    # As hypercorn's worker_serve sets it up: a lifespan, then asyncio.start_server's
+    # protocol per connection, whose callback serves it with a TCPServer.
+    config = Config()
+    config.loglevel = "WARNING"
+    app = wrap_app(importlib.import_module(_ASGI_APPS[family]).app, config.wsgi_max_body_size, None)
+    loop = asyncio.get_running_loop()
+    state: dict[str, Any] = {}
+    lifespan = Lifespan(app, config, loop, state)
+    lifespan_task = loop.create_task(lifespan.handle_lifespan())
+    await lifespan.wait_for_startup()
+    context = WorkerContext(None)
+    serving: list[asyncio.Future[None]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served = loop.create_future()
+        serving.append(served)
+        await TCPServer(app, loop, config, context, state, reader, writer)
+        served.set_result(None)
+
+    def factory() -> Any:
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), serve, loop=loop)
+
+    async def cleanup() -> None:
+        # Ends the idle timers too, which would hold each connection's TCPServer for its
+        # keep-alive timeout after the driver closed it.
+        await context.terminated.set()
+        await asyncio.gather(*serving)
+        await lifespan.wait_for_shutdown()
+        await lifespan_task
+
+    return factory, cleanup
+
+
 async def run(family: str, endpoint_name: str, count: int) -> int:
     """Serve ``count`` requests (rounds of :data:`CONNECTIONS`) after a warm-up; checked."""
     endpoint = next(e for e in ENDPOINTS if e.name == endpoint_name)
-    make = _uvicorn if family in _ASGI_APPS else _native
+    if family.endswith("-hypercorn"):
+        make = _hypercorn
+    else:
+        make = _uvicorn if family in _ASGI_APPS else _native
     factory, cleanup = await make(family)
     loop = asyncio.get_running_loop()
     waiting = 0
@@ -232,7 +313,7 @@ async def run(family: str, endpoint_name: str, count: int) -> int:
     connections = []
     for _ in range(CONNECTIONS):
         protocol = factory()
-        connection = Connection(protocol, on_answer)
+        connection = Connection(protocol, on_answer, _SOCKET if make is _hypercorn else None)
         protocol.connection_made(connection)
         connections.append(connection)
 
@@ -241,67 +322,76 @@ async def run(family: str, endpoint_name: str, count: int) -> int:
         for _ in range(50):
             await asyncio.sleep(0)
 
-    if endpoint.websocket:
-        key = "dGhlIHNhbXBsZSBub25jZQ=="
-        for connection in connections:
-            connection.feed(handshake_request("127.0.0.1", 8080, endpoint.path, key))
-        await settle()
-        for connection in connections:
-            if not bytes(connection.keep or b"").startswith(b"HTTP/1.1 101 "):
-                raise AssertionError(f"handshake answered {bytes(connection.keep or b'')[:200]!r}")
-            connection.keep = bytearray()
-        message = client_frame(TEXT, endpoint.body, _MASK)
-        check = _check_ws
-    else:
-        message = _request(endpoint)
-        check = _check_http
-
-    async def checked_round() -> None:
-        for connection in connections:
-            connection.keep = bytearray()
-            connection.feed(message)
-        await settle()
-        for connection in connections:
-            answer = bytes(connection.keep or b"")
-            check(endpoint, answer)
-            connection.answer_size = len(answer)
-            connection.keep = None
-
-    async def measured_round() -> None:
-        nonlocal waiting, done
-        waiting = CONNECTIONS
-        done = loop.create_future()
-        for connection in connections:
-            connection.expect()
-            connection.feed(message)
-        await done
-
-    completed = 0
-
-    def watchdog(seen: int) -> None:
-        # A server that swallowed an error (an answer of the wrong length raises inside
-        # its write) may never finish a round: fail rather than hang under valgrind.
-        nonlocal guard
-        if completed == seen and not done.done():
-            done.set_exception(TimeoutError(f"no answer in {_STALL_S} s: see the log above"))
+    async def serve_all() -> int:
+        if endpoint.websocket:
+            key = "dGhlIHNhbXBsZSBub25jZQ=="
+            for connection in connections:
+                connection.feed(handshake_request("127.0.0.1", 8080, endpoint.path, key))
+            await settle()
+            for connection in connections:
+                answer = bytes(connection.keep or b"")
+                if not answer.startswith(b"HTTP/1.1 101 "):
+                    raise AssertionError(f"handshake answered {answer[:200]!r}")
+                connection.keep = bytearray()
+            message = client_frame(TEXT, endpoint.body, _MASK)
+            check = _check_ws
         else:
-            guard = loop.call_later(_STALL_S, watchdog, completed)
+            message = _request(endpoint)
+            check = _check_http
 
-    guard = loop.call_later(_STALL_S, watchdog, -1)
-    await checked_round()
-    for _ in range(200 // CONNECTIONS):  # warm caches, interned names, free lists
-        await measured_round()
-    rounds = count // CONNECTIONS
-    for _ in range(rounds):
-        await measured_round()
-        completed += 1
-    guard.cancel()
-    await checked_round()
-    for connection in connections:
-        connection.protocol.connection_lost(None)
-    await settle()
+        async def checked_round() -> None:
+            for connection in connections:
+                connection.keep = bytearray()
+                connection.feed(message)
+            await settle()
+            for connection in connections:
+                answer = bytes(connection.keep or b"")
+                check(endpoint, answer)
+                connection.answer_size = len(answer)
+                connection.keep = None
+
+        async def measured_round() -> None:
+            nonlocal waiting, done
+            waiting = CONNECTIONS
+            done = loop.create_future()
+            for connection in connections:
+                connection.expect()
+                connection.feed(message)
+            await done
+
+        completed = 0
+
+        def watchdog(seen: int) -> None:
+            # A server that swallowed an error (an answer of the wrong length raises inside
+            # its write) may never finish a round: fail rather than hang under valgrind.
+            nonlocal guard
+            if completed == seen and not done.done():
+                done.set_exception(TimeoutError(f"no answer in {_STALL_S} s: see the log above"))
+            else:
+                guard = loop.call_later(_STALL_S, watchdog, completed)
+
+        guard = loop.call_later(_STALL_S, watchdog, -1)
+        await checked_round()
+        for _ in range(200 // CONNECTIONS):  # warm caches, interned names, free lists
+            await measured_round()
+        rounds = count // CONNECTIONS
+        for _ in range(rounds):
+            await measured_round()
+            completed += 1
+        guard.cancel()
+        await checked_round()
+        return rounds * CONNECTIONS
+
+    try:
+        served = await serve_all()
+    finally:
+        # Also after a failure: a server whose tasks outlive the run (hypercorn's) would
+        # keep asyncio.run() waiting for them.
+        for connection in connections:
+            connection.hang_up()
+        await settle()
     await cleanup()
-    return rounds * CONNECTIONS
+    return served
 
 
 def main(argv: list[str] | None = None) -> None:

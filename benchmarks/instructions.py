@@ -1,6 +1,6 @@
 """Instructions per request, counted: the servers' own work, free of the machine's noise.
 
-    .venv/bin/python benchmarks/instructions.py                  # 3-4 minutes on 2 cores
+    .venv/bin/python benchmarks/instructions.py                  # 7-8 minutes on 2 cores
     .venv/bin/python benchmarks/instructions.py --endpoints plaintext --families asgiweb-native
 
 Runs :mod:`benchmarks.inprocess` under valgrind's instruction counter (``cachegrind
@@ -35,8 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 LOW = 1000
 HIGH = 6000
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
-#: Pairs compared in the report: (contender, the one it is measured against).
-PAIRS = (("asgiweb-native", "aiohttp-native"), ("asgiweb-uvicorn", "starlette-uvicorn"))
+#: Pairs compared in the report: (contender, the one it is measured against, the heading
+#: of the ratio's column).
+PAIRS = (
+    ("asgiweb-native", "aiohttp-native", "aiohttp ÷ asgiweb native"),
+    ("asgiweb-uvicorn", "starlette-uvicorn", "Starlette ÷ asgiweb, under uvicorn"),
+    ("asgiweb-hypercorn", "starlette-hypercorn", "Starlette ÷ asgiweb, under hypercorn"),
+)
 
 
 def count(family: str, endpoint: str, requests: int, valgrind: str = "valgrind") -> int:
@@ -85,18 +90,19 @@ def markdown(counts: dict[str, dict[str, float]]) -> list[str]:
     """The report's table: thousands of instructions per request, and the ratios."""
     families = [family for family in FAMILIES if family in counts]
     endpoints = [e for e in ENDPOINT_NAMES if any(e in counts[f] for f in families)]
+    # A ratio column for each pair measured, both sides.
+    pairs = [pair for pair in PAIRS if pair[0] in counts and pair[1] in counts]
     lines = [
-        "| endpoint | " + " | ".join(families) + " | aiohttp ÷ asgiweb native"
-        " | Starlette ÷ asgiweb, under uvicorn |",
-        "|---|" + "---:|" * (len(families) + 2),
+        "| endpoint | " + " | ".join(families + [heading for _, _, heading in pairs]) + " |",
+        "|---|" + "---:|" * (len(families) + len(pairs)),
     ]
     for endpoint in endpoints:
         cells = [
             f"{counts[f][endpoint] / 1000:.1f}k" if endpoint in counts[f] else "" for f in families
         ]
         ratios = []
-        for ours, theirs in PAIRS:
-            mine, other = counts.get(ours, {}), counts.get(theirs, {})
+        for ours, theirs, _ in pairs:
+            mine, other = counts[ours], counts[theirs]
             ok = endpoint in mine and endpoint in other
             ratios.append(f"{other[endpoint] / mine[endpoint]:.2f}×" if ok else "")
         lines.append(f"| {endpoint} | " + " | ".join(cells + ratios) + " |")

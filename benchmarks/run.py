@@ -369,7 +369,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also count instructions per request in-process under valgrind "
-        "(benchmarks/instructions.py, 3-4 minutes); default: when valgrind is installed "
+        "(benchmarks/instructions.py, 7-8 minutes); default: when valgrind is installed "
         "and the run is not --quick",
     )
     parser.add_argument("--no-install", action="store_true", help="do not install wrk or deps")

@@ -24,6 +24,9 @@ _NEEDS = {
     "starlette-uvicorn": ("starlette", "uvicorn"),
     "asgiweb-uvicorn": ("uvicorn",),
     "floor-uvicorn": ("uvicorn",),
+    "asgiweb-hypercorn": ("hypercorn",),
+    "starlette-hypercorn": ("starlette", "hypercorn"),
+    "floor-hypercorn": ("hypercorn",),
 }
 
 
@@ -36,8 +39,10 @@ def test_every_family_serves_every_endpoint(family: str, endpoint: str) -> None:
     assert asyncio.run(inprocess.run(family, endpoint, 48)) == 48
 
 
-@pytest.mark.parametrize("family", ["asgiweb-native", "asgiweb-uvicorn"])
+@pytest.mark.parametrize("family", ["asgiweb-native", "asgiweb-uvicorn", "asgiweb-hypercorn"])
 def test_a_wrong_answer_is_not_counted(family: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in _NEEDS.get(family, ()):
+        pytest.importorskip(module)
     plaintext = next(e for e in ENDPOINTS if e.name == "plaintext")
     wrong = dataclasses.replace(plaintext, body=b"Goodbye, World!")
     monkeypatch.setattr(inprocess, "ENDPOINTS", (wrong,))
@@ -92,6 +97,20 @@ def test_markdown_gives_each_pair_its_ratio() -> None:
     rows = {line.split(" | ")[0]: line for line in instructions.markdown(counts)[2:]}
     assert rows["| plaintext"].endswith("| 100.0k | 150.0k | 200.0k | 230.0k | 1.50× | 1.15× |")
     assert rows["| ws"].endswith("| 40.0k | 50.0k |  |  | 1.25× |  |")
+
+
+def test_markdown_has_a_ratio_column_per_pair_measured() -> None:
+    counts = {
+        "asgiweb-hypercorn": {"plaintext": 980_000.0},
+        "starlette-hypercorn": {"plaintext": 1_000_000.0},
+        "asgiweb-native": {"plaintext": 100_000.0},
+    }
+    head, _, row = instructions.markdown(counts)
+    assert head == (
+        "| endpoint | asgiweb-native | asgiweb-hypercorn | starlette-hypercorn"
+        " | Starlette ÷ asgiweb, under hypercorn |"
+    )
+    assert row.endswith("| 100.0k | 980.0k | 1000.0k | 1.02× |")
 
 
 def test_a_round_that_never_ends_fails(monkeypatch: pytest.MonkeyPatch) -> None:
