@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["UrlDispatcher", "ResourcesView", "RoutesView"]
 
 _NAME_SPLIT_RE = re.compile(r"[.:-]")
+_NO_VARIABLES: dict[str, str] = {}  # a plain match's (never written: the match copies)
 _HAS_VARIABLE = re.compile(r"\{[^{}]*\}")
 
 
@@ -73,6 +74,10 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         self._combined: dict[str, CombinedBucket] | None = None
         # Index keys holding a resource that is not a plain Resource (static files, sub-apps).
         self._special_keys: set[str] = set()
+        # Path -> the PlainResource a walk of the index found first for that exact path:
+        # the answer for every method it has a route for, found with one lookup. Only
+        # resource paths are keys (bounded); emptied whenever the index changes.
+        self._first_plain: dict[str, PlainResource] = {}
 
     # -- resolution -----------------------------------------------------------------------
     async def resolve(self, request: Request) -> UrlMappingMatchInfo:
@@ -118,6 +123,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         if walk is None:
             if self._unindexed:
                 return None  # domain sub-apps come first, and their rules are awaited
+            plain = self._first_plain.get(path)
+            if plain is not None:
+                # What the walk below would find: no resource before this one in the walk
+                # matches the path, so its route for the method, if it has one, wins.
+                # (Read afresh: a route may be added to a resource at any time.)
+                route = plain._by_method.get(method) or plain._any_route
+                if route is not None:
+                    return UrlMappingMatchInfo(_NO_VARIABLES, route)
         else:
             allowed = walk.allowed
             awaited = walk.awaited
@@ -136,6 +149,8 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                 if combo is not None:
                     match = combo.match(path, method)
                     if match.__class__ is UrlMappingMatchInfo:
+                        if not match:  # no variables: a plain resource's, perhaps
+                            self._remember_plain(path, match._route._resource)
                         return match
                     scan = match is True  # the path is here, the method is not: collect Allow
                 if scan:
@@ -149,6 +164,8 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                             continue
                         route = resource._route_for(method)  # type: ignore[attr-defined]
                         if route is not None:
+                            if allowed is None:  # no resource before it has the path
+                                self._remember_plain(path, resource)
                             return UrlMappingMatchInfo(match_dict, route)
                         if allowed is None:
                             allowed = set()
@@ -157,6 +174,14 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                 break
             part = part.rpartition("/")[0] or "/"
         return _failed_match(method, allowed or set())
+
+    def _remember_plain(self, path: str, resource: AbstractResource | None) -> None:
+        """Note ``resource``, the first in the walk to match ``path``, when it is a plain
+        resource: then it is the first for every method (it matches ``path`` alone, and
+        only in the path's own bucket, the first the walk visits; a combined bucket's
+        match is the first of its resources to match the path)."""
+        if resource.__class__ is PlainResource:
+            self._first_plain[path] = resource
 
     def _combine_buckets(self) -> dict[str, CombinedBucket]:
         """One regex per crowded prefix bucket; rebuilt after the index changes."""
@@ -192,6 +217,7 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
     def unindex_resource(self, resource: AbstractResource) -> None:
         """Forget where ``resource`` was indexed (before its path changes)."""
         self._combined = None
+        self._first_plain = {}
         key = resource.index_key()
         if key is None:
             self._unindexed.remove(resource)
@@ -201,6 +227,7 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
     def index_resource(self, resource: AbstractResource) -> None:
         """Index ``resource`` under its path prefix, where :meth:`resolve` looks."""
         self._combined = None
+        self._first_plain = {}
         key = resource.index_key()
         if key is not None and not isinstance(resource, Resource):
             self._special_keys.add(key)

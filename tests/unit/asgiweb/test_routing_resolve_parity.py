@@ -58,10 +58,16 @@ def _app(static_dir: Path, with_domain: bool) -> web.Application:
     router.add_get(r"/num/{n:\d+}", _digits)
     router.add_get(r"/num/{n:\d+}/{m:\d+}", _digits)
     router.add_post("/form", _post_only)
+    # Two resources with one path: the second answers the method the first lacks (its
+    # GET route is never reached, even once a POST has found the second resource).
+    router.add_get("/dup", _plain, name="dup_get")
+    router.add_post("/dup", _post_only, name="dup_post")
+    router.add_get("/dup", _crowd, name="dup_post")
     # A crowded bucket, matched by one combined regex: literal last segments, a variable one.
     for name in ("a", "b", "c", "d", "e"):
         router.add_get(f"/crowd/{{id}}/{name}", _crowd)
     router.add_put("/crowd/{id}/{verb}", _crowd)
+    router.add_get("/crowd", _plain)  # a plain resource in the crowded bucket
     router.add_static("/static", static_dir)
     router.add_get("/static-page", _plain)  # the static prefix is no prefix of this one
     sub = web.Application()
@@ -94,6 +100,10 @@ _REQUESTS: list[tuple[str, str, str]] = [
     ("GET", "/num/4/2", "localhost"),
     ("GET", "/form", "localhost"),  # 405
     ("POST", "/form", "localhost"),
+    ("GET", "/dup", "localhost"),
+    ("POST", "/dup", "localhost"),
+    ("GET", "/dup", "localhost"),  # again, after the POST went to the second resource
+    ("PUT", "/dup", "localhost"),  # 405, allowing what both resources have
     ("GET", "/crowd/7/c", "localhost"),
     ("GET", "/crowd/7/e", "localhost"),
     ("PUT", "/crowd/7/a", "localhost"),
@@ -101,6 +111,9 @@ _REQUESTS: list[tuple[str, str, str]] = [
     ("POST", "/crowd/7/b", "localhost"),  # 405 from a combined bucket
     ("GET", "/crowd/7/zz", "localhost"),  # 405
     ("GET", "/crowd/7", "localhost"),  # 404
+    ("GET", "/crowd", "localhost"),
+    ("POST", "/crowd", "localhost"),  # 405
+    ("GET", "/crowd", "localhost"),
     ("GET", "/static/file.txt", "localhost"),
     ("GET", "/static/deep/er/file.txt", "localhost"),
     ("POST", "/static/file.txt", "localhost"),  # 405
@@ -172,3 +185,46 @@ def test_the_fast_case_finds_what_every_resource_finds(static_dir: Path, with_do
         assert answered_now == (0 if with_domain else len(_REQUESTS) - under_prefix)
 
     asyncio.run(compare())
+
+
+def _resolve(app: web.Application, method: str, path: str) -> Any:
+    async def resolve() -> Any:
+        return await app.router.resolve(make_mocked_request(method, path, app=app))
+
+    return asyncio.run(resolve())
+
+
+def test_a_route_added_after_a_path_was_resolved_is_found() -> None:
+    # The router remembers which plain resource a path found first; the routes it answers
+    # with are read afresh, so a method added to the resource later is found, and a 405
+    # is not remembered. (The router is frozen by now; the resource takes routes still.)
+    app = web.Application()
+    resource = app.router.add_resource("/late")
+    resource.add_route("GET", _plain)
+    assert _resolve(app, "GET", "/late").handler is _plain
+    assert _resolve(app, "POST", "/late").http_exception.status == 405
+    resource.add_route("POST", _post_only)
+    assert _resolve(app, "POST", "/late").handler is _post_only
+    assert _resolve(app, "GET", "/late").handler is _plain
+
+
+def test_a_resource_moved_under_a_prefix_is_no_longer_found_where_it_was() -> None:
+    # Adding a sub-application re-indexes its resources under the prefix: what its router
+    # remembered of the old paths must go.
+    sub = web.Application()
+    sub.router.add_get("/x", _sub)
+    assert _resolve(sub, "GET", "/x").handler is _sub
+    web.Application().add_subapp("/p", sub)
+    assert _resolve(sub, "GET", "/x").http_exception.status == 404
+    assert _resolve(sub, "GET", "/p/x").handler is _sub
+
+
+def test_a_plain_resource_after_a_matching_one_is_not_taken_first() -> None:
+    # /a is matched first by a dynamic resource of its bucket for GET; a plain /a
+    # registered after it answers only the methods the first one lacks.
+    app = web.Application()
+    app.router.add_get("/{name}", _user)
+    app.router.add_post("/a", _post_only)
+    for _ in range(2):  # the second time, from what the first walk noted
+        assert _resolve(app, "POST", "/a").handler is _post_only
+        assert _resolve(app, "GET", "/a").handler is _user
