@@ -117,9 +117,8 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
         if "%" in path:
             path = route_path(request)
         method = head.method
-        part = path
-        allowed: set[str] | None = None
-        awaited: str | None = None
+        allowed: set[str] | None
+        awaited: str | None
         if walk is None:
             if self._unindexed:
                 return None  # domain sub-apps come first, and their rules are awaited
@@ -131,11 +130,12 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                 route = plain._by_method.get(method) or plain._any_route
                 if route is not None:
                     return UrlMappingMatchInfo(_NO_VARIABLES, route)
+            part = path
+            allowed = awaited = None
         else:
             allowed = walk.allowed
             awaited = walk.awaited
-            if awaited is not None:
-                part = awaited
+            part = path if awaited is None else awaited
         index = self._index
         combined = self._combined
         if combined is None:
