@@ -4,6 +4,8 @@ pre-compressed siblings, large and sparse files, and the no-sendfile switch."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import errno
 import gzip
 import importlib.util
 import math
@@ -22,7 +24,7 @@ import pytest
 from servers import serve
 
 import native_server.sink
-from asgiweb import web
+from asgiweb import cached_open, web
 
 TEXT = b"hello world, 0123456789\n"
 
@@ -454,3 +456,67 @@ def test_nosendfile_environment_switch() -> None:
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expected, value
+
+
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, counting the calls handed to a thread."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.calls = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.calls += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.skipif(not cached_open.supported(), reason="needs openat2 with RESOLVE_CACHED")
+def test_a_cached_file_opens_without_a_thread_and_answers_the_same(
+    serve_app, siblings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opened on the loop when the kernel has its names cached (openat2 RESOLVE_CACHED),
+    # in a thread otherwise: every answer the same either way, and only the plain
+    # successes are spared the thread.
+    requests = [
+        ("plain.txt", "", True),
+        ("both.txt", "gzip, br", True),
+        ("both.txt", "gzip", True),
+        ("gzonly.txt", "br, gzip", True),
+        ("lnk.txt", "gzip", False),  # a symlinked sibling: settled in the thread
+        ("out.txt", "gzip", False),
+        ("missing.txt", "", False),  # 404 and 403 are worded by the thread's open
+        ("sub", "", False),
+    ]
+    (siblings / "sub").mkdir()
+
+    def answers(executor: _CountingExecutor) -> list[tuple[Any, ...]]:
+        async def install(app: web.Application) -> None:
+            asyncio.get_running_loop().set_default_executor(executor)
+
+        app = file_app(siblings)
+        app.on_startup.append(install)
+        seen = []
+        with serve_app(app) as server, httpx.Client(base_url=server.url) as client:
+            for name, accept, _ in requests:  # the names looked up once: now cached
+                client.get(f"/f/{name}", headers={"Accept-Encoding": accept})
+            for name, accept, cached in requests:
+                before = executor.calls
+                r, body = raw_body(client, f"/f/{name}", headers={"Accept-Encoding": accept})
+                headers = {k: v for k, v in r.headers.items() if k != "date"}
+                seen.append((r.status_code, headers, body))
+                threads = executor.calls - before
+                if executor is cached_run:
+                    assert threads == (0 if cached else 1), (name, accept)
+                else:
+                    assert threads == 1, (name, accept)
+        return seen
+
+    cached_run = _CountingExecutor()
+    with_cache = answers(cached_run)
+
+    def not_cached(path: str, flags: int) -> int:
+        raise BlockingIOError(errno.EAGAIN, "not in the lookup cache")
+
+    monkeypatch.setattr(cached_open, "open_cached", not_cached)
+    assert answers(_CountingExecutor()) == with_cache
+    assert [status for status, _, _ in with_cache] == [200] * 6 + [404, 403]
