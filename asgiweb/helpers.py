@@ -7,8 +7,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from email.utils import formatdate
 from typing import Any, Generic, NamedTuple, TypeVar, overload
+
+from .http.response_headers import imf_fixdate
 
 __all__ = [
     "ChainMapProxy",
@@ -82,7 +83,7 @@ def http_date() -> str:
     now = time.time()
     if now >= _date_until or now < _date_from:  # a new second, or the clock went back
         second = int(now)
-        _date_text = formatdate(second, usegmt=True)
+        _date_text = imf_fixdate(second)
         _date_from = float(second)
         _date_until = _date_from + 1.0
     return _date_text
