@@ -127,7 +127,7 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
                 # What the walk below would find: no resource before this one in the walk
                 # matches the path, so its route for the method, if it has one, wins.
                 # (Read afresh: a route may be added to a resource at any time.)
-                route = plain._by_method.get(method) or plain._any_route
+                route = plain._route_for(method)
                 if route is not None:
                     return UrlMappingMatchInfo(_NO_VARIABLES, route)
             part = path
