@@ -10,6 +10,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <structmember.h>
 
 /* asgiweb.ws_types.WSMessage and WSMsgType.TEXT / BINARY, looked up once at import. */
 static PyTypeObject *message_type = NULL;
@@ -461,6 +462,284 @@ simple_host(const unsigned char *value, Py_ssize_t len)
     return 1;
 }
 
+/* Where the parts of a plain head lie in the buffer, once scan_simple has found one. */
+typedef struct {
+    Py_ssize_t end;            /* offset just past the head's empty line */
+    PyObject *method;          /* borrowed: one of method_names */
+    Py_ssize_t target, target_len, query; /* query: offset of '?', or -1 */
+    Py_ssize_t count;
+    field_span fields[SIMPLE_MAX_FIELDS];
+} simple_scan;
+
+/* 1 and *out filled when data[pos:len] begins with a complete plain head (see
+ * native_server/wire/simple_head.py), 0 otherwise. Allocates nothing, raises nothing. */
+static int
+scan_simple(const unsigned char *data, Py_ssize_t len, Py_ssize_t pos, Py_ssize_t max_line,
+            Py_ssize_t max_field, Py_ssize_t max_fields, Py_ssize_t max_head,
+            simple_scan *out)
+{
+    const unsigned char *p, *end, *target, *query = NULL;
+    Py_ssize_t method_len, target_len, hosts = 0, connections = 0, count = 0, i;
+    PyObject *method = NULL;
+
+    if (pos < 0 || pos >= len) {
+        return 0;
+    }
+    p = data + pos;
+    end = data + len;
+    /* No more than max_head bytes are ever looked at: a longer head goes to llhttp. */
+    if (end - p > max_head) {
+        end = p + max_head;
+    }
+
+    /* Request line: method SP origin-form SP "HTTP/1.1" CRLF. */
+    while (p < end && *p >= 'A' && *p <= 'Z') {
+        p++;
+    }
+    method_len = p - (data + pos);
+    if (p >= end || *p != ' ') {
+        return 0;
+    }
+    for (i = 0; i < 7; i++) {
+        if ((Py_ssize_t)strlen(method_spellings[i]) == method_len
+            && memcmp(data + pos, method_spellings[i], method_len) == 0) {
+            method = method_names[i];
+            break;
+        }
+    }
+    if (method == NULL) {
+        return 0;
+    }
+    target = ++p;
+    if (p >= end || *p != '/') {
+        return 0;
+    }
+    /* Visible ASCII (llhttp takes all of it in a target); '#' and anything else go the
+     * full way, which knows what to do with them. */
+    for (; p < end && *p != ' '; p++) {
+        if (*p < 0x21 || *p > 0x7e || *p == '#') {
+            return 0;
+        }
+        if (*p == '?' && query == NULL) {
+            query = p;
+        }
+    }
+    target_len = p - target;
+    if (p >= end || target_len > max_line) {
+        return 0;
+    }
+    p++;
+    if (end - p < 10 || memcmp(p, "HTTP/1.1\r\n", 10) != 0) {
+        return 0;
+    }
+    p += 10;
+
+    /* Field lines: tchar+ ":" OWS value CRLF, until the empty line. */
+    for (;;) {
+        const unsigned char *name = p, *value;
+        Py_ssize_t name_len, value_len;
+        if (end - p < 2) {
+            return 0; /* incomplete, or over max_head */
+        }
+        if (p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+            break;
+        }
+        while (p < end && is_tchar[*p]) {
+            p++;
+        }
+        name_len = p - name;
+        if (name_len == 0 || p >= end || *p != ':') {
+            return 0;
+        }
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        value = p;
+        /* llhttp keeps trailing whitespace in a value: so does this. */
+        while (p < end && ((*p >= 0x20 && *p <= 0x7e) || *p == '\t')) {
+            p++;
+        }
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+            return 0; /* a control character, obs-text, a bare LF, or no end yet */
+        }
+        value_len = p - value;
+        p += 2;
+        if (count == SIMPLE_MAX_FIELDS || count >= max_fields || name_len > max_field
+            || value_len > max_field) {
+            return 0; /* the full way says which limit, and answers */
+        }
+        if (name_is(name, name_len, "host")) {
+            hosts++;
+            if (!simple_host(value, value_len)) {
+                return 0;
+            }
+        }
+        else if (name_is(name, name_len, "connection")) {
+            /* Only a kept-alive connection: llhttp refuses what follows a "close". */
+            if (connections++ || !name_is(value, value_len, "keep-alive")) {
+                return 0;
+            }
+        }
+        else if (name_is(name, name_len, "content-length")
+                 || name_is(name, name_len, "transfer-encoding")
+                 || name_is(name, name_len, "content-encoding")
+                 || name_is(name, name_len, "upgrade") || name_is(name, name_len, "expect")
+                 || name_is(name, name_len, "proxy-connection")) {
+            return 0; /* a body, an upgrade, an expectation: the full way */
+        }
+        out->fields[count].name = name - data;
+        out->fields[count].name_len = name_len;
+        out->fields[count].value = value - data;
+        out->fields[count].value_len = value_len;
+        count++;
+    }
+    if (hosts != 1) {
+        return 0;
+    }
+    out->end = p - data;
+    out->method = method;
+    out->target = target - data;
+    out->target_len = target_len;
+    out->query = query == NULL ? -1 : query - data;
+    out->count = count;
+    return 1;
+}
+
+/* The Python values of a scanned head: new references in *fields, *path, *qs, or -1 with
+ * an exception set and nothing to release. */
+static int
+scan_values(const unsigned char *data, const simple_scan *scan, PyObject **fields,
+            PyObject **path, PyObject **qs)
+{
+    Py_ssize_t i;
+    const char *target = (const char *)data + scan->target;
+    PyObject *list = PyList_New(scan->count);
+
+    if (list == NULL) {
+        return -1;
+    }
+    for (i = 0; i < scan->count; i++) {
+        const field_span *f = &scan->fields[i];
+        PyObject *name = PyBytes_FromStringAndSize((const char *)data + f->name, f->name_len);
+        PyObject *value = PyBytes_FromStringAndSize((const char *)data + f->value,
+                                                    f->value_len);
+        PyObject *pair = (name && value) ? PyTuple_Pack(2, name, value) : NULL;
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        if (pair == NULL) {
+            Py_DECREF(list);
+            return -1;
+        }
+        PyList_SET_ITEM(list, i, pair);
+    }
+    if (scan->query < 0) {
+        *path = PyUnicode_DecodeASCII(target, scan->target_len, NULL);
+        *qs = empty_str;
+        Py_INCREF(empty_str);
+    }
+    else {
+        Py_ssize_t before = scan->query - scan->target;
+        *path = PyUnicode_DecodeASCII(target, before, NULL);
+        *qs = PyUnicode_DecodeASCII(target + before + 1, scan->target_len - before - 1, NULL);
+    }
+    if (*path == NULL || *qs == NULL) {
+        Py_DECREF(list);
+        Py_CLEAR(*path);
+        Py_CLEAR(*qs);
+        return -1;
+    }
+    *fields = list;
+    return 0;
+}
+
+/* The four slots simple_heads writes into each copy of the template: the byte offsets of
+ * these __slots__ members in the template's type, looked up once per type. */
+static PyTypeObject *template_type = NULL;
+static Py_ssize_t slot_raw, slot_method, slot_path, slot_query;
+static const char *const written_slots[4] = {"_raw", "method", "path", "query_string"};
+
+/* 0 when ``type`` is one simple_heads can copy: a class of __slots__ alone, directly on
+ * object, with the four slots written; -1 with TypeError otherwise. */
+static int
+learn_template_type(PyTypeObject *type)
+{
+    Py_ssize_t *offsets[4] = {&slot_raw, &slot_method, &slot_path, &slot_query};
+    Py_ssize_t found[4] = {-1, -1, -1, -1};
+    PyMemberDef *member;
+    int i;
+
+    if (type == template_type) {
+        return 0;
+    }
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || type->tp_base != &PyBaseObject_Type
+        || type->tp_dictoffset != 0 || type->tp_itemsize != 0 || type->tp_members == NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "simple_heads() template must be of a __slots__ class on object");
+        return -1;
+    }
+    for (member = type->tp_members; member->name != NULL; member++) {
+        if (member->type != T_OBJECT_EX) {
+            PyErr_SetString(PyExc_TypeError, "simple_heads() template has a non-slot member");
+            return -1;
+        }
+        for (i = 0; i < 4; i++) {
+            if (strcmp(member->name, written_slots[i]) == 0) {
+                found[i] = member->offset;
+            }
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        if (found[i] < 0) {
+            PyErr_Format(PyExc_TypeError, "simple_heads() template has no slot %s",
+                         written_slots[i]);
+            return -1;
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        *offsets[i] = found[i];
+    }
+    Py_INCREF(type);
+    Py_XSETREF(template_type, type);
+    return 0;
+}
+
+/* A new object of the template's type with every slot the template's, then the four
+ * written ones replaced (the references to them are stolen). */
+static PyObject *
+copy_template(PyObject *template, PyObject *raw, PyObject *method, PyObject *path,
+              PyObject *qs)
+{
+    PyTypeObject *type = Py_TYPE(template);
+    PyObject *head = type->tp_alloc(type, 0);
+    PyMemberDef *member;
+
+    if (head == NULL) {
+        Py_DECREF(raw);
+        Py_DECREF(path);
+        Py_DECREF(qs);
+        return NULL;
+    }
+    for (member = type->tp_members; member->name != NULL; member++) {
+        PyObject *value = *(PyObject **)((char *)template + member->offset);
+        Py_XINCREF(value);
+        *(PyObject **)((char *)head + member->offset) = value;
+    }
+#define PUT_SLOT(offset, value)                                          \
+    do {                                                                 \
+        PyObject **slot = (PyObject **)((char *)head + (offset));        \
+        Py_XSETREF(*slot, (value));                                      \
+    } while (0)
+    Py_INCREF(method);
+    PUT_SLOT(slot_raw, raw);
+    PUT_SLOT(slot_method, method);
+    PUT_SLOT(slot_path, path);
+    PUT_SLOT(slot_query, qs);
+#undef PUT_SLOT
+    return head;
+}
+
 PyDoc_STRVAR(simple_head_doc,
 "simple_head(data, pos, max_line, max_field, max_fields, max_head, /) -> tuple | None\n\n"
 "The complete request head at ``data[pos:]`` when it is of the plain kind most clients\n"
@@ -471,12 +750,9 @@ static PyObject *
 simple_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
-    const unsigned char *data, *p, *end, *target, *query = NULL;
-    Py_ssize_t pos, max_line, max_field, max_fields, max_head, count = 0, i;
-    Py_ssize_t method_len, target_len, hosts = 0, connections = 0;
-    field_span fields[SIMPLE_MAX_FIELDS];
-    PyObject *method = NULL, *list = NULL, *path = NULL, *qs = NULL;
-    PyObject *result = NULL;
+    Py_ssize_t pos, max_line, max_field, max_fields, max_head;
+    simple_scan scan;
+    PyObject *fields, *path, *qs, *head_end, *result = NULL;
 
     if (nargs != 6) {
         PyErr_SetString(PyExc_TypeError, "simple_head() takes exactly 6 arguments");
@@ -493,173 +769,92 @@ simple_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    if (pos < 0 || pos >= view.len) {
-        goto plain_none;
+    if (!scan_simple((const unsigned char *)view.buf, view.len, pos, max_line, max_field,
+                     max_fields, max_head, &scan)) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
     }
-    data = (const unsigned char *)view.buf;
-    p = data + pos;
-    end = data + view.len;
-    /* No more than max_head bytes are ever looked at: a longer head goes to llhttp. */
-    if (end - p > max_head) {
-        end = p + max_head;
-    }
-
-    /* Request line: method SP origin-form SP "HTTP/1.1" CRLF. */
-    while (p < end && *p >= 'A' && *p <= 'Z') {
-        p++;
-    }
-    method_len = p - (data + pos);
-    if (p >= end || *p != ' ') {
-        goto plain_none;
-    }
-    for (i = 0; i < 7; i++) {
-        if ((Py_ssize_t)strlen(method_spellings[i]) == method_len
-            && memcmp(data + pos, method_spellings[i], method_len) == 0) {
-            method = method_names[i];
-            break;
-        }
-    }
-    if (method == NULL) {
-        goto plain_none;
-    }
-    target = ++p;
-    if (p >= end || *p != '/') {
-        goto plain_none;
-    }
-    /* Visible ASCII (llhttp takes all of it in a target); '#' and anything else go the
-     * full way, which knows what to do with them. */
-    for (; p < end && *p != ' '; p++) {
-        if (*p < 0x21 || *p > 0x7e || *p == '#') {
-            goto plain_none;
-        }
-        if (*p == '?' && query == NULL) {
-            query = p;
-        }
-    }
-    target_len = p - target;
-    if (p >= end || target_len > max_line) {
-        goto plain_none;
-    }
-    p++;
-    if (end - p < 10 || memcmp(p, "HTTP/1.1\r\n", 10) != 0) {
-        goto plain_none;
-    }
-    p += 10;
-
-    /* Field lines: tchar+ ":" OWS value CRLF, until the empty line. */
-    for (;;) {
-        const unsigned char *name = p, *value;
-        Py_ssize_t name_len, value_len;
-        if (end - p < 2) {
-            goto plain_none; /* incomplete, or over max_head */
-        }
-        if (p[0] == '\r' && p[1] == '\n') {
-            p += 2;
-            break;
-        }
-        while (p < end && is_tchar[*p]) {
-            p++;
-        }
-        name_len = p - name;
-        if (name_len == 0 || p >= end || *p != ':') {
-            goto plain_none;
-        }
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-        value = p;
-        /* llhttp keeps trailing whitespace in a value: so does this. */
-        while (p < end && ((*p >= 0x20 && *p <= 0x7e) || *p == '\t')) {
-            p++;
-        }
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
-            goto plain_none; /* a control character, obs-text, a bare LF, or no end yet */
-        }
-        value_len = p - value;
-        p += 2;
-        if (count == SIMPLE_MAX_FIELDS || count >= max_fields || name_len > max_field
-            || value_len > max_field) {
-            goto plain_none; /* the full way says which limit, and answers */
-        }
-        if (name_is(name, name_len, "host")) {
-            hosts++;
-            if (!simple_host(value, value_len)) {
-                goto plain_none;
-            }
-        }
-        else if (name_is(name, name_len, "connection")) {
-            /* Only a kept-alive connection: llhttp refuses what follows a "close". */
-            if (connections++ || !name_is(value, value_len, "keep-alive")) {
-                goto plain_none;
-            }
-        }
-        else if (name_is(name, name_len, "content-length")
-                 || name_is(name, name_len, "transfer-encoding")
-                 || name_is(name, name_len, "content-encoding")
-                 || name_is(name, name_len, "upgrade") || name_is(name, name_len, "expect")
-                 || name_is(name, name_len, "proxy-connection")) {
-            goto plain_none; /* a body, an upgrade, an expectation: the full way */
-        }
-        fields[count].name = name - data;
-        fields[count].name_len = name_len;
-        fields[count].value = value - data;
-        fields[count].value_len = value_len;
-        count++;
-    }
-    if (hosts != 1) {
-        goto plain_none;
-    }
-
-    list = PyList_New(count);
-    if (list == NULL) {
-        goto done;
-    }
-    for (i = 0; i < count; i++) {
-        PyObject *name = PyBytes_FromStringAndSize((const char *)data + fields[i].name,
-                                                   fields[i].name_len);
-        PyObject *value = PyBytes_FromStringAndSize((const char *)data + fields[i].value,
-                                                    fields[i].value_len);
-        PyObject *pair = (name && value) ? PyTuple_Pack(2, name, value) : NULL;
-        Py_XDECREF(name);
-        Py_XDECREF(value);
-        if (pair == NULL) {
-            goto done;
-        }
-        PyList_SET_ITEM(list, i, pair);
-    }
-    if (query == NULL) {
-        path = PyUnicode_DecodeASCII((const char *)target, target_len, NULL);
-        qs = empty_str;
-        Py_INCREF(qs);
-    }
-    else {
-        path = PyUnicode_DecodeASCII((const char *)target, query - target, NULL);
-        qs = PyUnicode_DecodeASCII((const char *)query + 1, target + target_len - query - 1,
-                                   NULL);
-    }
-    if (path == NULL || qs == NULL) {
-        goto done;
-    }
-    {
-        PyObject *head_end = PyLong_FromSsize_t(p - data);
+    if (scan_values((const unsigned char *)view.buf, &scan, &fields, &path, &qs) == 0) {
+        head_end = PyLong_FromSsize_t(scan.end);
         if (head_end != NULL) {
-            result = PyTuple_Pack(5, head_end, method, path, qs, list);
+            result = PyTuple_Pack(5, head_end, scan.method, path, qs, fields);
             Py_DECREF(head_end);
         }
+        Py_DECREF(fields);
+        Py_DECREF(path);
+        Py_DECREF(qs);
     }
-    goto done;
-
-plain_none:
     PyBuffer_Release(&view);
-    Py_RETURN_NONE;
-
-done:
-    PyBuffer_Release(&view);
-    Py_XDECREF(list);
-    Py_XDECREF(path);
-    Py_XDECREF(qs);
     return result;
+}
+
+PyDoc_STRVAR(simple_heads_doc,
+"simple_heads(data, pos, max_line, max_field, max_fields, max_head, template, events,\n"
+"             end, /) -> int\n\n"
+"Every plain head from ``data[pos:]`` on, one after the other, as simple_head reads\n"
+"them: for each, a copy of ``template`` (an object of __slots__) with ``_raw``,\n"
+"``method``, ``path`` and ``query_string`` set is appended to the list ``events``,\n"
+"then ``end``. Returns the offset where the plain heads stop (``pos`` when none).");
+
+static PyObject *
+simple_heads(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    Py_ssize_t pos, max_line, max_field, max_fields, max_head;
+    const unsigned char *data;
+    PyObject *template, *events, *end_marker;
+    simple_scan scan;
+
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "simple_heads() takes exactly 9 arguments");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    max_line = PyLong_AsSsize_t(args[2]);
+    max_field = PyLong_AsSsize_t(args[3]);
+    max_fields = PyLong_AsSsize_t(args[4]);
+    max_head = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    template = args[6];
+    events = args[7];
+    end_marker = args[8];
+    if (!PyList_Check(events)) {
+        PyErr_SetString(PyExc_TypeError, "simple_heads() events must be a list");
+        return NULL;
+    }
+    if (learn_template_type(Py_TYPE(template)) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    data = (const unsigned char *)view.buf;
+    while (scan_simple(data, view.len, pos, max_line, max_field, max_fields, max_head,
+                       &scan)) {
+        PyObject *fields, *path, *qs, *head;
+        int failed;
+        if (scan_values(data, &scan, &fields, &path, &qs) < 0) {
+            goto error;
+        }
+        head = copy_template(template, fields, scan.method, path, qs);
+        if (head == NULL) {
+            goto error;
+        }
+        failed = PyList_Append(events, head) < 0 || PyList_Append(events, end_marker) < 0;
+        Py_DECREF(head);
+        if (failed) {
+            goto error;
+        }
+        pos = scan.end;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(pos);
+
+error:
+    PyBuffer_Release(&view);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -669,6 +864,8 @@ static PyMethodDef methods[] = {
     {"serialize_head", (PyCFunction)(void (*)(void))serialize_head, METH_FASTCALL,
      serialize_head_doc},
     {"simple_head", (PyCFunction)(void (*)(void))simple_head, METH_FASTCALL, simple_head_doc},
+    {"simple_heads", (PyCFunction)(void (*)(void))simple_heads, METH_FASTCALL,
+     simple_heads_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,5 @@
 from collections.abc import Iterable
+from typing import Any
 
 from asgiweb.ws_types import WSMessage
 
@@ -16,3 +17,24 @@ def serialize_head(
     /,
 ) -> bytes: ...
 def plain_frame(payload: bytes | bytearray | memoryview | str, opcode: int, /) -> bytes: ...
+def simple_head(
+    data: bytes | bytearray | memoryview,
+    pos: int,
+    max_line: int,
+    max_field: int,
+    max_fields: int,
+    max_head: int,
+    /,
+) -> tuple[int, str, str, str, list[tuple[bytes, bytes]]] | None: ...
+def simple_heads(
+    data: bytes | bytearray | memoryview,
+    pos: int,
+    max_line: int,
+    max_field: int,
+    max_fields: int,
+    max_head: int,
+    template: object,
+    events: list[Any],
+    end: object,
+    /,
+) -> int: ...

@@ -4,7 +4,7 @@
 available (see setup.py); each of its functions has a pure-Python twin in this package
 with the same results and errors. ``ASGIWEB_NO_EXTENSIONS`` set to anything but ``""``
 or ``"0"`` makes the server use the Python twins even where the extension is installed
-(for ``simple_head``, a fast path, it reads every request head with llhttp instead).
+(for ``simple_heads``, a fast path, it reads every request head with llhttp instead).
 """
 
 from __future__ import annotations

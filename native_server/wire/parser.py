@@ -51,7 +51,7 @@ class ConnectionInfo:
     CPython 3.11 specialises reads of slots but not of a NamedTuple's fields.
     """
 
-    __slots__ = ("scheme", "peername", "sockname", "transport", "extra_info")
+    __slots__ = ("scheme", "peername", "sockname", "transport", "extra_info", "plain_head")
 
     def __init__(
         self,
@@ -66,6 +66,16 @@ class ConnectionInfo:
         self.sockname = sockname
         self.transport = transport
         self.extra_info = extra_info
+        #: The head every plain request on this connection has but for its request line
+        #: and fields: the accelerator copies it for each (see simple_head.simple_heads).
+        head = self.plain_head = _head(
+            self, [], _NONE_REMEMBERED, "GET", "/", "", HttpVersion11, scheme
+        )
+        # HTTP/1.1 with no Connection, or keep-alive: it persists; no body, no
+        # expectation, no upgrade (what on_headers_complete would make of a plain head).
+        head.keep_alive = True
+        head.expect = head.has_body = head.upgrade = False
+        head.authority = None
 
 
 _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
@@ -168,7 +178,7 @@ class RequestParser:
         # while llhttp is between messages: it reads what llhttp would, without a Python
         # call per field. None without the accelerator, and after llhttp has read a
         # message that ends the connection (it refuses whatever follows, so must see it).
-        self._simple: Any = _SIMPLE_HEAD
+        self._simple: Any = _SIMPLE_HEADS
         self._between = True  # llhttp has no unfinished message
 
     # -- httptools callbacks -------------------------------------------------------------
@@ -296,7 +306,18 @@ class RequestParser:
             self._upgrade_body_received(data)
             return events
         if self._between and self._simple is not None:
-            taken = self._simple_heads(data, events)
+            # The plain heads at the start of data in one C call (see simple_head.py).
+            taken = self._simple(
+                data,
+                0,
+                self._max_line_size,
+                self._max_field_size,
+                self._max_headers,
+                self._max_head_size,
+                self.connection.plain_head,
+                events,
+                END_OF_MESSAGE,
+            )
             if taken:
                 if taken == len(data):
                     return events
@@ -328,36 +349,6 @@ class RequestParser:
                 raise
             self._spanned = True
         return events
-
-    def _simple_heads(self, data: bytes | memoryview, events: list[Event]) -> int:
-        """Read the plain heads at the start of ``data`` (see simple_head.py); how many
-        bytes they took."""
-        simple = self._simple
-        conn = self.connection
-        size = len(data)
-        pos = 0
-        while pos < size:
-            found = simple(
-                data,
-                pos,
-                self._max_line_size,
-                self._max_field_size,
-                self._max_headers,
-                self._max_head_size,
-            )
-            if found is None:
-                break
-            pos, method, path, query, fields = found
-            # The head on_headers_complete would make of it. HTTP/1.1 with no Connection,
-            # or keep-alive: it persists; no body, no expectation, no upgrade.
-            head = _head(conn, fields, _NONE_REMEMBERED, method, path, query, HttpVersion11,
-                         conn.scheme)  # fmt: skip
-            head.keep_alive = True
-            head.expect = head.has_body = head.upgrade = False
-            head.authority = None
-            events.append(head)
-            events.append(END_OF_MESSAGE)
-        return pos
 
     def _measure_head(self) -> None:
         """431 once the request line and fields read so far (or the trailer fields) are
@@ -498,7 +489,7 @@ _BAD_CODINGS: Final = "Transfer-Encoding without chunked as its only final codin
 # Host values seen valid: a site sees few, so most requests skip the regex.
 _GOOD_HOSTS: set[bytes] = set()
 
-_SIMPLE_HEAD = speedups.simple_head if speedups is not None else None
+_SIMPLE_HEADS = speedups.simple_heads if speedups is not None else None
 
 
 def _upgrade_body_length(headers: list[tuple[bytes, bytes]]) -> int:

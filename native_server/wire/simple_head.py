@@ -1,10 +1,11 @@
 """The plain request head, read without llhttp's callbacks: the accelerator's fast path.
 
 Most requests are heads like ``GET /path?query HTTP/1.1`` with a Host and a few ordinary
-fields, no body and nothing to negotiate. For those, ``simple_head`` in the compiled
-accelerator reads the whole head in one C call; :class:`~native_server.wire.parser.
-RequestParser` builds the :class:`~asgiweb.transport.RequestHead` from its result, and
-gives every other head to llhttp, which sees exactly the bytes it would have seen anyway.
+fields, no body and nothing to negotiate. For those, ``simple_heads`` in the compiled
+accelerator reads every such head at the start of a read in one C call, each made into a
+:class:`~asgiweb.transport.RequestHead` by copying the connection's template; the
+:class:`~native_server.wire.parser.RequestParser` gives every other head to llhttp, which
+sees exactly the bytes it would have seen anyway.
 
 What "plain" means is a strict subset of what the full path accepts, chosen so that both
 ways make the same head of it:
@@ -24,17 +25,18 @@ ways make the same head of it:
 Anything else, including a head not complete yet, is None: nothing taken, and the full
 way answers it (with the error it deserves, when it is one).
 
-:func:`simple_head` here is the specification and the accelerator's pure-Python twin,
-which the tests hold the C function to; without the accelerator the server does not use
-it (llhttp reads every head: the same heads, at the usual cost).
+:func:`simple_head` and :func:`simple_heads` here are the specification and the
+accelerator's pure-Python twins, which the tests hold the C functions to; without the
+accelerator the server does not use them (llhttp reads every head: the same heads, at
+the usual cost).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["SIMPLE_MAX_FIELDS", "SIMPLE_METHODS", "SimpleHead", "simple_head"]
+__all__ = ["SIMPLE_MAX_FIELDS", "SIMPLE_METHODS", "SimpleHead", "simple_head", "simple_heads"]
 
 #: The methods a plain head may have: those llhttp knows that need nothing special.
 SIMPLE_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
@@ -112,3 +114,52 @@ def simple_head(
         return None
     path, _, query = target.decode("ascii").partition("?")
     return blank + 4, method, path, query, fields
+
+
+def simple_heads(
+    data: bytes | bytearray | memoryview,
+    pos: int,
+    max_line: int,
+    max_field: int,
+    max_fields: int,
+    max_head: int,
+    template: Any,
+    events: list[Any],
+    end: object,
+) -> int:
+    """Every plain head from ``data[pos:]`` on, as :func:`simple_head` reads them one after
+    the other: for each, a copy of ``template`` (an object of ``__slots__`` alone) with
+    ``_raw``, ``method``, ``path`` and ``query_string`` set is appended to ``events``, then
+    ``end``. Returns where the plain heads stop (``pos`` when there are none).
+
+    The parser keeps one template a connection, holding what every plain head on it
+    shares (version, scheme, addresses, ...): a copy costs one C call in the accelerator,
+    where setting seventeen fields costs seventeen bytecode stores.
+    """
+    slots = _slots_of(type(template))
+    while found := simple_head(data, pos, max_line, max_field, max_fields, max_head):
+        pos, method, path, query, fields = found
+        head = object.__new__(type(template))
+        for name in slots:
+            try:
+                setattr(head, name, getattr(template, name))
+            except AttributeError:
+                pass  # unset in the template: unset in the copy
+        head._raw = fields
+        head.method = method
+        head.path = path
+        head.query_string = query
+        events.append(head)
+        events.append(end)
+    return pos
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    if cls.__base__ is not object or "__slots__" not in vars(cls) or cls.__dictoffset__:
+        raise TypeError("simple_heads() template must be of a __slots__ class on object")
+    slots = vars(cls)["__slots__"]
+    slots = (slots,) if isinstance(slots, str) else tuple(slots)
+    for name in ("_raw", "method", "path", "query_string"):
+        if name not in slots:
+            raise TypeError(f"simple_heads() template has no slot {name}")
+    return slots

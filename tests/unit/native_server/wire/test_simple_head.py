@@ -13,8 +13,13 @@ from hypothesis import strategies as st
 
 from asgiweb.transport import RequestHead
 from native_server.wire import accel
-from native_server.wire.parser import END_OF_MESSAGE, ProtocolError, RequestParser
-from native_server.wire.simple_head import simple_head
+from native_server.wire.parser import (
+    END_OF_MESSAGE,
+    ConnectionInfo,
+    ProtocolError,
+    RequestParser,
+)
+from native_server.wire.simple_head import simple_head, simple_heads
 
 from .test_fuzz_wire import (
     MAX_FIELD,
@@ -39,7 +44,7 @@ compiled = pytest.mark.skipif(_speedups is None, reason="the C accelerator is no
 
 # The implementation the differential tests plug into the parser: the C one where it is
 # built, else the twin (so that the twin's equivalence is checked on every build).
-FAST: Callable[..., Any] = _speedups.simple_head if _speedups is not None else simple_head
+FAST: Callable[..., Any] = _speedups.simple_heads if _speedups is not None else simple_heads
 
 LIMITS = (8190, 8190, 128, 65536)  # max_line, max_field, max_fields, max_head
 
@@ -47,7 +52,7 @@ LIMITS = (8190, 8190, 128, 65536)  # max_line, max_field, max_fields, max_head
 def test_the_parser_takes_the_fast_path_where_the_accelerator_is() -> None:
     parser = RequestParser()
     if accel.ENABLED:
-        assert parser._simple is accel.speedups.simple_head  # type: ignore[union-attr]
+        assert parser._simple is accel.speedups.simple_heads  # type: ignore[union-attr]
     else:
         assert parser._simple is None
 
@@ -185,6 +190,133 @@ def test_c_and_twin_agree(data: bytes, pos: int, limits: tuple[int, int, int, in
     assert _speedups.simple_head(data, pos, *limits) == simple_head(data, pos, *limits)
 
 
+# -- simple_heads: the run of plain heads, each a copy of the connection's template --------
+
+#: Every slot of RequestHead, read for comparison (an unset slot reads as a marker).
+_UNSET = object()
+
+
+def _slots(head: object) -> dict[str, object]:
+    return {name: getattr(head, name, _UNSET) for name in RequestHead.__slots__}
+
+
+def _run(
+    fast: Callable[..., Any], data: Any, pos: int, limits: tuple[int, ...], info: Any
+) -> tuple[int, list[Any]]:
+    events: list[Any] = ["before"]
+    taken = fast(data, pos, *limits, info.plain_head, events, END_OF_MESSAGE)
+    return taken, events
+
+
+def _connection() -> ConnectionInfo:
+    transport = object()
+    return ConnectionInfo(
+        "https", ("10.0.0.1", 5), ("10.0.0.2", 443), transport, lambda name, default: name
+    )
+
+
+def both_heads(data: bytes, pos: int = 0, limits: tuple[int, ...] = LIMITS) -> Any:
+    """What the twin appends and returns, after checking the C function does the same:
+    each head a new object whose every slot is the template's but for the request line
+    and fields, which are simple_head's."""
+    info = _connection()
+    taken, events = _run(simple_heads, data, pos, limits, info)
+    expected_pos = pos
+    described = []
+    for head, end in zip(events[1::2], events[2::2], strict=True):
+        assert end is END_OF_MESSAGE and type(head) is RequestHead
+        assert head is not info.plain_head
+        found = simple_head(data, expected_pos, *limits)
+        assert found is not None
+        expected_pos, method, path, query, fields = found
+        slots = _slots(head)
+        assert slots == {
+            **_slots(info.plain_head),
+            "method": method,
+            "path": path,
+            "query_string": query,
+            "_raw": fields,
+        }
+        for name in ("transport", "extra_info", "_first", "version", "peername"):
+            assert slots[name] is getattr(info.plain_head, name)
+        described.append(slots)
+    assert taken == expected_pos
+    assert simple_head(data, taken, *limits) is None  # it stopped at the first not plain
+    if _speedups is not None:
+        for given_data in (data, memoryview(data)):
+            c_taken, c_events = _run(_speedups.simple_heads, given_data, pos, limits, info)
+            assert c_taken == taken
+            assert c_events[0] == "before" and c_events[2::2] == events[2::2]
+            assert [_slots(head) for head in c_events[1::2]] == described
+    return taken, described
+
+
+def test_plain_heads_in_a_row() -> None:
+    get = b"GET /x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    taken, heads = both_heads(PLAIN + get + get + b"POST / HTTP/1.1\r\n" + get)
+    assert taken == len(PLAIN) + 2 * len(get)
+    assert [(head["method"], head["path"], head["query_string"]) for head in heads] == [
+        ("GET", "/a/b", "x=1&y=%20"),
+        ("GET", "/x", "q=1"),
+        ("GET", "/x", "q=1"),
+    ]
+    assert heads[0]["scheme"] == "https" and heads[0]["keep_alive"] is True
+    assert heads[0]["has_body"] is heads[0]["upgrade"] is heads[0]["expect"] is False
+    assert heads[0]["_headers"] is None and heads[0]["authority"] is None
+    taken, heads = both_heads(b"junk" + get, 4)
+    assert taken == 4 + len(get) and [head["_raw"] for head in heads] == [[(b"Host", b"h")]]
+    assert both_heads(b"GET / HTTP/1.0\r\n\r\n" + get) == (0, [])
+    assert both_heads(get, len(get)) == (len(get), [])
+
+
+def test_a_closed_parser_keeps_no_transport() -> None:
+    """The template holds the transport; a closed parser's template no longer does."""
+    info = _connection()
+    parser = RequestParser(connection=info)
+    assert parser.connection.plain_head.transport is info.transport
+    parser.close()
+    assert parser.connection.plain_head.transport is None
+    assert parser.connection.plain_head.extra_info is None
+    assert parser.connection.plain_head.peername == info.peername
+
+
+class _NotSlots:
+    pass
+
+
+class _NoRaw:
+    __slots__ = ("method", "path", "query_string")
+
+
+class _Child(RequestHead):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("template", [_NotSlots(), _NoRaw(), object.__new__(_Child), 1, "x"])
+def test_a_template_it_cannot_copy_is_refused(template: object) -> None:
+    get = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+    implementations = [simple_heads] + ([_speedups.simple_heads] if _speedups else [])
+    for fast in implementations:
+        events: list[Any] = []
+        with pytest.raises(TypeError):
+            fast(get, 0, *LIMITS, template, events, END_OF_MESSAGE)
+        assert events == []
+
+
+@compiled
+@fuzz(300)
+@given(
+    data=st.lists(mutated(plainish()) | plainish(), max_size=4).map(b"".join)
+    | st.binary(max_size=120),
+    pos=st.integers(-1, 10),
+    limits=st.tuples(
+        st.integers(0, 40), st.integers(0, 20), st.integers(0, 6), st.integers(0, 200)
+    ),
+)
+def test_c_and_twin_agree_on_runs(data: bytes, pos: int, limits: tuple[int, int, int, int]) -> None:
+    both_heads(data, pos, limits)
+
+
 # -- the parser: the same events either way -----------------------------------------------
 
 
@@ -196,8 +328,12 @@ def _describe(event: object) -> object:
         list(event.headers.items()), event.first_value(b"content-length"),
         event.first_value(b"content-encoding"), event.scheme, event.root_path,
         event.keep_alive, event.expect, event.has_body, event.upgrade, event.peername,
-        event.sockname, event.authority,
+        event.sockname, event.authority, event.transport, event.extra_info, event._first,
     )  # fmt: skip
+
+
+# One connection for both ways: the heads must carry its very transport and callables.
+_CONNECTION = _connection()
 
 
 def parse(data: bytes, cuts: list[int], fast: bool) -> tuple[list[object], object, bool]:
@@ -207,6 +343,7 @@ def parse(data: bytes, cuts: list[int], fast: bool) -> tuple[list[object], objec
         max_field_size=MAX_FIELD,
         max_headers=MAX_HEADERS,
         max_head_size=MAX_HEAD,
+        connection=_CONNECTION,
     )
     parser._simple = FAST if fast else None
     events: list[object] = []
@@ -251,6 +388,23 @@ def test_same_events_either_way_arbitrary_bytes(given_input: tuple[bytes, list[i
 @given(plain_pipelines())
 def test_same_events_either_way_long(given_input: tuple[bytes, list[int]]) -> None:
     check_same(*given_input)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        PLAIN,
+        b"GET /x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n" * 3,
+        PLAIN + b"POST /y HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok" + PLAIN,
+    ],
+    ids=["one", "three in a row", "around a body"],
+)
+def test_same_events_for_plain_heads_cut_anywhere(data: bytes) -> None:
+    """Heads the fast path surely takes (the fuzzed ones are often not plain), whole and
+    cut at every offset: the same heads, field for field, as llhttp makes."""
+    check_same(data, [])
+    for cut in range(1, len(data)):
+        check_same(data, [cut])
 
 
 def test_plain_pipelines_never_reach_llhttp() -> None:
