@@ -75,7 +75,9 @@ class Heartbeat:
     def _on_pong_deadline(self) -> None:
         channel, period = self._channel, self._period
         self._handle = None
-        if channel.last_activity > self._sent_at:  # any bytes count as the answer
+        # Any bytes count as the answer. At or after the PING, not after: uvloop's clock
+        # moves in whole milliseconds, and on loopback the PONG comes within the same one.
+        if channel.last_activity >= self._sent_at:
             self._handle = self._loop.call_at(channel.last_activity + period, self._on_timer)
         else:
             self._on_dead(TimeoutError(f"No PONG received after {period / 2} seconds"))

@@ -109,9 +109,13 @@ def conformance_app() -> web.Application:
     return app
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with serve(conformance_app(), "native") as running:
+@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
+def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    """The server on each event loop: on uvloop the protocol is a plain one (on asyncio's
+    a buffered one), and the channel must take its reads over either way."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    with serve(conformance_app(), "native", loop=request.param) as running:
         yield running
 
 
