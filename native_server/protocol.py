@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .server import Server
 
-__all__ = ["HttpProtocol"]
+__all__ = ["BufferedHttpProtocol", "HttpProtocol"]
 
 _Task = asyncio.Task
 
@@ -33,15 +33,12 @@ _Task = asyncio.Task
 _sendfile: Callable[[int, int, int, int], int] | None = getattr(os, "sendfile", None)
 
 
-class HttpProtocol(asyncio.BufferedProtocol):
+class HttpProtocol(asyncio.Protocol):
     """Parses requests, runs one handler at a time in wire order, writes responses.
 
-    Reads land in one buffer that all of a server's connections share: a plain
-    ``Protocol`` makes asyncio allocate 256 KiB for every read and shrink it to what
-    arrived, and with some heap layouts glibc then returns and re-faults those pages on
-    every read (measured: two page faults per WebSocket message, twice the CPU per
-    message). Sharing is safe because a read is parsed before the loop reads again, and
-    nothing keeps a view of the buffer past :meth:`buffer_updated`.
+    A plain ``Protocol``, which is what uvloop (and any loop that hands over a ``bytes`` of
+    just what was read) serves fastest; on asyncio's own loops :meth:`Server.__call__
+    <native_server.server.Server.__call__>` makes the :class:`BufferedHttpProtocol` kind.
     """
 
     # A class-level default: a connection that never upgrades pays nothing for it.
@@ -159,6 +156,19 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._parser.close()
         self._websocket = None
         vars(self).pop("data_received", None)
+
+    def _read_with(self, receiver: Callable[[bytes | memoryview], None] | None) -> None:
+        """Hand what the connection reads from now on to ``receiver``; None: to the
+        class's own (HTTP) ``data_received`` again."""
+        if receiver is None:
+            vars(self).pop("data_received", None)
+        else:
+            self.data_received = receiver  # type: ignore[method-assign, assignment]
+        transport = self._transport
+        if transport is not None and not isinstance(self, asyncio.BufferedProtocol):
+            # uvloop reads a plain protocol's data_received once, when the protocol is
+            # set: setting it again makes the transport take the new one.
+            transport.set_protocol(self)
 
     def eof_received(self) -> bool:
         # The peer is gone (aiohttp treats a half-close the same way): close, which is
@@ -284,13 +294,6 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._keepalive_handle = self._loop.call_at(deadline, self._keepalive_expired)
 
     # -- requests ------------------------------------------------------------------------
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._recv_buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        # data_received may be the WebSocket channel's by now (see open_websocket).
-        self.data_received(self._recv_buffer[:nbytes])
-
     def data_received(self, data: bytes | memoryview) -> None:
         if self._closing:
             return
@@ -321,7 +324,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
                 self._pending.append((head, reader))
                 if head.upgrade:
                     # What follows this head is not HTTP: keep it for the handler's channel.
-                    self.data_received = self._data_after_upgrade  # type: ignore[method-assign]
+                    self._read_with(self._data_after_upgrade)
         if error is not None:
             self._reject(error)
             return
@@ -357,7 +360,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
             writer_limit=writer_limit,
             read_limit=self._server.read_bufsize,
         )
-        self.data_received = channel.data_received  # type: ignore[method-assign]
+        self._read_with(channel.data_received)
         tail = parser.trailing + self._upgrade_tail
         self._upgrade_tail = b""
         if tail:
@@ -404,7 +407,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
             # Interleaving the error with a response in flight would corrupt both: it waits
             # its turn (see _run), and nothing more is read.
             self._rejected = exc
-            self.data_received = self._discard  # type: ignore[method-assign]
+            self._read_with(self._discard)
             if not self._busy:
                 self._serve_next()
         else:
@@ -542,7 +545,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
             max_headers=server.max_headers,
             connection=self._parser.connection,
         )
-        vars(self).pop("data_received", None)  # the class's HTTP data_received again
+        self._read_with(None)  # the class's HTTP data_received again
         if kept:
             self.data_received(kept)
         reader = self._reader
@@ -575,3 +578,24 @@ class HttpProtocol(asyncio.BufferedProtocol):
                 async with asyncio.timeout(deadline - self._loop.time()):
                     if not await reader.readany():
                         break
+
+
+class BufferedHttpProtocol(HttpProtocol, asyncio.BufferedProtocol):
+    """:class:`HttpProtocol` reading into one buffer all of a server's connections share:
+    the kind for asyncio's own loops.
+
+    There a plain ``Protocol`` makes the transport allocate 256 KiB for every read and
+    shrink it to what arrived, and with some heap layouts glibc then returns and re-faults
+    those pages on every read (measured: two page faults per WebSocket message, twice the
+    CPU per message). Sharing is safe because a read is parsed before the loop reads again,
+    and nothing keeps a view of the buffer past :meth:`buffer_updated`. uvloop reads into a
+    buffer of its own either way, and a buffered protocol only costs it two more Python
+    calls a read.
+    """
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._recv_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # data_received may be the WebSocket channel's by now (see open_websocket).
+        self.data_received(self._recv_buffer[:nbytes])

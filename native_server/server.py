@@ -12,7 +12,7 @@ from asgiweb.request import BaseRequest
 from asgiweb.response import StreamResponse
 from asgiweb.typedefs import RequestHandler
 
-from .protocol import HttpProtocol
+from .protocol import BufferedHttpProtocol, HttpProtocol
 
 __all__ = ["Server"]
 
@@ -65,8 +65,9 @@ class Server:
         self.read_bufsize = read_bufsize
         self.auto_decompress = auto_decompress
         self.max_pipelined = 16
-        # Where every connection's reads land (HttpProtocol.get_buffer): the size of the
-        # reads asyncio makes for a plain Protocol, allocated once instead of per read.
+        # Where every connection's reads land on asyncio's own loops
+        # (BufferedHttpProtocol.get_buffer): the size of the reads asyncio makes for a
+        # plain Protocol, allocated once instead of per read.
         self.recv_buffer = memoryview(bytearray(256 * 1024))
         self.requests_count = 0
         self._connections: dict[HttpProtocol, None] = {}
@@ -140,6 +141,8 @@ class Server:
         """With no arguments, a protocol for ``loop.create_server``; with an ASGI
         ``(scope, receive, send)``, serve the same handler under an ASGI server."""
         if scope is None:
+            if isinstance(self.loop, asyncio.BaseEventLoop):
+                return BufferedHttpProtocol(self)  # see its docstring
             return HttpProtocol(self)
         asgi = self._asgi
         if asgi is None:

@@ -78,12 +78,21 @@ def read_responses(sock: socket.socket, count: int) -> list[tuple[int, dict[str,
     return results
 
 
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop_name(request: pytest.FixtureRequest) -> str:
+    """The upgrade tests on each loop: on uvloop the protocol is a plain one, whose reads
+    the transport hands to whatever data_received is set after an upgrade."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    return str(request.param)
+
+
 def connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
-def test_an_upgrade_answered_with_401_leaves_the_connection_in_http() -> None:
-    with serve(app(), "native") as server, connect(server.port) as sock:
+def test_an_upgrade_answered_with_401_leaves_the_connection_in_http(loop_name: str) -> None:
+    with serve(app(), "native", loop=loop_name) as server, connect(server.port) as sock:
         sock.sendall(UPGRADE)
         ((status, headers, body),) = read_responses(sock, 1)
         assert (status, body) == (401, b"no")
@@ -93,9 +102,9 @@ def test_an_upgrade_answered_with_401_leaves_the_connection_in_http() -> None:
         assert status == 200 and json.loads(body)["path_qs"] == "/next"
 
 
-def test_requests_sent_right_behind_a_refused_upgrade_are_served() -> None:
+def test_requests_sent_right_behind_a_refused_upgrade_are_served(loop_name: str) -> None:
     # The bytes after the upgrade head were kept for a WebSocket that never opened.
-    with serve(app(), "native") as server, connect(server.port) as sock:
+    with serve(app(), "native", loop=loop_name) as server, connect(server.port) as sock:
         sock.sendall(
             UPGRADE
             + b"GET /two HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -106,8 +115,8 @@ def test_requests_sent_right_behind_a_refused_upgrade_are_served() -> None:
         assert [json.loads(body)["path_qs"] for _, _, body in got[1:]] == ["/two", "/three"]
 
 
-def test_a_refused_upgrade_then_an_accepted_one_on_the_same_connection() -> None:
-    with serve(app(), "native") as server, connect(server.port) as sock:
+def test_a_refused_upgrade_then_an_accepted_one_on_the_same_connection(loop_name: str) -> None:
+    with serve(app(), "native", loop=loop_name) as server, connect(server.port) as sock:
         sock.sendall(UPGRADE)
         assert [status for status, _, _ in read_responses(sock, 1)] == [401]
         sock.sendall(UPGRADE.replace(b"/ws ", b"/ws-ok ") + b"\x88\x80abcd")
@@ -119,12 +128,12 @@ def test_a_refused_upgrade_then_an_accepted_one_on_the_same_connection() -> None
         assert data.endswith(b"\x88\x02\x03\xe8")
 
 
-def test_an_upgrade_body_then_the_next_request() -> None:
+def test_an_upgrade_body_then_the_next_request(loop_name: str) -> None:
     request = (
         b"POST /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: other\r\n"
         b"Content-Length: 4\r\n\r\nbody"
     )
-    with serve(app(), "native") as server, connect(server.port) as sock:
+    with serve(app(), "native", loop=loop_name) as server, connect(server.port) as sock:
         sock.sendall(request + b"GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n")
         got = read_responses(sock, 2)
         # No POST route: 405, and the connection goes on.
@@ -132,16 +141,16 @@ def test_an_upgrade_body_then_the_next_request() -> None:
         assert json.loads(got[1][2])["path_qs"] == "/after"
 
 
-def test_garbage_after_a_refused_upgrade_is_answered_400_and_closed() -> None:
-    with serve(app(), "native") as server, connect(server.port) as sock:
+def test_garbage_after_a_refused_upgrade_is_answered_400_and_closed(loop_name: str) -> None:
+    with serve(app(), "native", loop=loop_name) as server, connect(server.port) as sock:
         sock.sendall(UPGRADE + b"\x81\x85not http at all\r\n\r\n")
         got = read_responses(sock, 2)
         assert [status for status, _, _ in got] == [401, 400]
         assert sock.recv(10) == b""
 
 
-def test_an_accepted_websocket_still_ends_http() -> None:
-    with serve(app(), "native") as server, connect(server.port) as sock:
+def test_an_accepted_websocket_still_ends_http(loop_name: str) -> None:
+    with serve(app(), "native", loop=loop_name) as server, connect(server.port) as sock:
         sock.sendall(UPGRADE.replace(b"/ws ", b"/ws-ok ") + b"\x88\x80abcd")
         data = b""
         while chunk := sock.recv(65536):
