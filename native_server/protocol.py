@@ -33,6 +33,39 @@ _Task = asyncio.Task
 _sendfile: Callable[[int, int, int, int], int] | None = getattr(os, "sendfile", None)
 
 
+_MSG_MORE: int = getattr(socket, "MSG_MORE", 0)  # Linux
+
+
+def _send_more(sock: Any, data: bytes) -> int:
+    """``send(data, MSG_MORE)`` on the socket a transport owns; how many bytes it took.
+
+    asyncio's transports expose a ``TransportSocket``, which has no ``send``: a socket
+    object is made over the same file descriptor for the one call, then detached, so that
+    it never closes what the transport owns.
+    """
+    if not _MSG_MORE:
+        return 0
+    own = socket.socket(sock.family, sock.type, sock.proto, sock.fileno())
+    try:
+        if own.gettimeout() is not None:  # socket.setdefaulttimeout() was called
+            own.setblocking(False)  # never wait here: the descriptor is non-blocking
+        return own.send(data, _MSG_MORE)
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except OSError:
+        return 0  # a closed connection: the transport finds out on its own write
+    finally:
+        own.detach()
+
+
+def _push(sock: Any) -> None:
+    """Send what ``MSG_MORE`` held back: setting TCP_NODELAY pushes pending data."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass  # not TCP (MSG_MORE does nothing there), or already closed
+
+
 class HttpProtocol(asyncio.Protocol):
     """Parses requests, runs one handler at a time in wire order, writes responses.
 
@@ -217,9 +250,9 @@ class HttpProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    def send_file_now(self, file: BinaryIO, offset: int, count: int) -> int:
+    def send_file_now(self, file: BinaryIO, offset: int, count: int, head: bytes = b"") -> int:
         """Hand up to ``count`` bytes of ``file`` from ``offset`` to the kernel at once,
-        with ``sendfile(2)`` straight on the socket; the number of bytes it took.
+        with ``sendfile(2)`` straight on the socket; the number of the file's bytes it took.
 
         Zero when the socket is full, or when this connection cannot: TLS, a platform
         without ``os.sendfile``, a file sendfile refuses, or bytes still queued in the
@@ -227,24 +260,37 @@ class HttpProtocol(asyncio.Protocol):
         what ``loop.sendfile`` does in the end, without the writer registration, the
         paused reading and the extra loop turn it takes even when the file fits in the
         socket's buffer (and uvloop has no ``loop.sendfile`` at all).
+
+        ``head`` (the response head), when given, is always sent or queued first. Where
+        sendfile is used it goes out with ``MSG_MORE``, so that the kernel packs it with
+        the file's first bytes: a head in a segment of its own, ahead of a large file,
+        halved the throughput of a 1 MiB file over loopback.
         """
         transport = self._transport
+        sendfile = _sendfile
+        sock = None
         if (
-            transport is None
-            or _sendfile is None
-            or self._scheme != "http"  # TLS: the bytes must pass through the transport
-            or transport.get_write_buffer_size()
+            transport is not None
+            and sendfile is not None
+            and self._scheme == "http"  # TLS: the bytes must pass through the transport
+            and not transport.get_write_buffer_size()
         ):
+            sock = transport.get_extra_info("socket")
+        if sock is None or sendfile is None:
+            if head:
+                self.write(head)
             return 0
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return 0
+        if head:
+            taken = _send_more(sock, head)
+            if taken < len(head):
+                self.write(head[taken:])  # pushes what was held back, and must go first
+                return 0
         sent = 0
         try:
             out, source = sock.fileno(), file.fileno()
             # One call, usually. A call may stop short with room left (on a Unix socket,
             # say): go on until the socket is full (EAGAIN) or the file is all sent.
-            while taken := _sendfile(out, source, offset + sent, count - sent):
+            while taken := sendfile(out, source, offset + sent, count - sent):
                 sent += taken
                 if sent >= count:
                     break
@@ -256,6 +302,10 @@ class HttpProtocol(asyncio.Protocol):
             # EINVAL, ENOSYS and the like: not a file sendfile(2) takes; the usual way
             # for the rest (sent is 0 unless it failed part way).
             pass
+        if head and not sent:
+            # Nothing followed the head: let it go now, not when the kernel's cork
+            # timer (200 ms) or the caller's next write would.
+            _push(sock)
         return sent
 
     def close(self) -> None:

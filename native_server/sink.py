@@ -103,20 +103,21 @@ class NativeSink(HeldHeadSink[bytes]):
 
     async def sendfile(self, file: BinaryIO, offset: int, count: int, chunk_size: int) -> None:
         protocol = self._protocol
-        head = self._held
-        if head is not None:
-            self._held = None
+        head = self._held or b""
+        self._held = None
+        sendfile = _SENDFILE and not self._chunked and count > 0
+        if head and not sendfile:
             protocol.write(head)
         if count <= 0:
             return
         transport = protocol.transport
         if transport is None:
             raise ConnectionResetError("Connection lost")
-        if _SENDFILE and not self._chunked:
-            # Zero-copy where the OS allows: what the socket takes now, straight away
-            # (often the whole file), then loop.sendfile for the rest, which waits for
-            # room and falls back to read/write by itself (for TLS, for instance).
-            sent = protocol.send_file_now(file, offset, count)
+        if sendfile:
+            # Zero-copy where the OS allows: the head, then what the socket takes now,
+            # straight away (often the whole file), then loop.sendfile for the rest, which
+            # waits for room and falls back to read/write by itself (for TLS, for instance).
+            sent = protocol.send_file_now(file, offset, count, head)
             if sent >= count:
                 return
             offset += sent

@@ -138,3 +138,108 @@ def test_nothing_once_the_connection_is_lost(blob: tuple[Path, bytes]) -> None:
             assert protocol.send_file_now(file, 0, 100) == 0
 
     asyncio.run(main())
+
+
+# -- the response head in front of the file -------------------------------------------------
+
+
+async def _connected_tcp() -> tuple[HttpProtocol, socket.socket]:
+    """A protocol on one end of a loopback TCP connection (MSG_MORE and TCP_NODELAY mean
+    something there, not on a socket pair)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.connect_accepted_socket(web.Server(_never_called), ours)
+    assert isinstance(protocol, HttpProtocol)
+    return protocol, peer
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n"
+
+
+@pytest.mark.parametrize("connect", [_connected, _connected_tcp], ids=["pair", "tcp"])
+def test_the_head_goes_first_and_only_file_bytes_are_counted(
+    blob: tuple[Path, bytes], connect: Any
+) -> None:
+    path, data = blob
+
+    async def main() -> None:
+        protocol, peer = await connect()
+        with open(path, "rb") as file, peer:
+            assert protocol.send_file_now(file, 1000, 3000, HEAD) == 3000
+            assert _read_all(peer, len(HEAD) + 3000) == HEAD + data[1000:4000]
+            # The socket made for the head was detached, not closed: the connection lives.
+            protocol.write(b"after")
+            assert _read_all(peer, 5) == b"after"
+            protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_the_head_waits_behind_bytes_the_transport_holds(blob: tuple[Path, bytes]) -> None:
+    path, _ = blob
+
+    async def main() -> None:
+        protocol, peer = await _connected()
+        with open(path, "rb") as file, peer:
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            queued = b"x" * (4 << 20)
+            protocol.write(queued)  # more than the socket takes: the rest queues
+            assert protocol.send_file_now(file, 0, 100, HEAD) == 0
+            peer.settimeout(5)
+            received = bytearray()
+            loop = asyncio.get_running_loop()
+            while len(received) < len(queued) + len(HEAD):
+                # Read off the loop's thread, so the transport can go on writing.
+                chunk = await loop.run_in_executor(None, peer.recv, 1 << 20)
+                assert chunk
+                received += chunk
+            assert bytes(received) == queued + HEAD  # in order, the file not sent
+            protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_a_head_with_nothing_after_it_is_not_held_back(
+    blob: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sendfile(2) refused after the head went out with MSG_MORE: the head is pushed at
+    once, not left for the kernel's cork timer (200 ms) or the caller's next write."""
+    path, _ = blob
+    import native_server.protocol as protocol_module
+
+    def refuse(*args: Any) -> int:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(protocol_module, "_sendfile", refuse)
+
+    async def main() -> None:
+        protocol, peer = await _connected_tcp()
+        with open(path, "rb") as file, peer:
+            started = asyncio.get_running_loop().time()
+            assert protocol.send_file_now(file, 0, 100, HEAD) == 0
+            peer.settimeout(5)
+            assert _read_all(peer, len(HEAD)) == HEAD
+            assert asyncio.get_running_loop().time() - started < 0.1
+            protocol.abort()
+
+    asyncio.run(main())
+
+
+def test_without_sendfile_the_head_goes_through_the_transport(
+    blob: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = blob
+    import native_server.protocol as protocol_module
+
+    monkeypatch.setattr(protocol_module, "_sendfile", None)
+
+    async def main() -> None:
+        protocol, peer = await _connected_tcp()
+        with open(path, "rb") as file, peer:
+            assert protocol.send_file_now(file, 0, 100, HEAD) == 0
+            assert _read_all(peer, len(HEAD)) == HEAD
+            protocol.abort()
+
+    asyncio.run(main())
