@@ -274,6 +274,7 @@ class HttpProtocol(asyncio.Protocol):
             and sendfile is not None
             and self._scheme == "http"  # TLS: the bytes must pass through the transport
             and not transport.get_write_buffer_size()
+            and not transport.is_closing()  # write() refuses, as it refuses the head
         ):
             sock = transport.get_extra_info("socket")
         if sock is None or sendfile is None:

@@ -243,3 +243,21 @@ def test_without_sendfile_the_head_goes_through_the_transport(
             protocol.abort()
 
     asyncio.run(main())
+
+
+def test_a_closing_transport_takes_no_head(blob: tuple[Path, bytes]) -> None:
+    """As any write to a connection being closed: refused, and nothing reaches the peer."""
+    path, _ = blob
+
+    async def main() -> None:
+        protocol, peer = await _connected_tcp()
+        with open(path, "rb") as file, peer:
+            assert protocol.transport is not None
+            protocol.transport.close()
+            with pytest.raises(ConnectionResetError):
+                protocol.send_file_now(file, 0, 100, HEAD)
+            await asyncio.sleep(0.01)  # the transport closes the socket on the next turns
+            peer.settimeout(5)
+            assert peer.recv(100) == b""  # the close, and nothing before it
+
+    asyncio.run(main())
