@@ -471,13 +471,32 @@ typedef struct {
     field_span fields[SIMPLE_MAX_FIELDS];
 } simple_scan;
 
+/* The limits simple_head and simple_heads take as arguments 2 to 5. */
+typedef struct {
+    Py_ssize_t max_line, max_field, max_fields, max_head;
+} scan_limits;
+
+/* args[1:6] of both functions: the position, then the limits. 0, or -1 with an exception
+ * set. */
+static int
+read_scan_args(PyObject *const *args, Py_ssize_t *pos, scan_limits *limits)
+{
+    *pos = PyLong_AsSsize_t(args[1]);
+    limits->max_line = PyLong_AsSsize_t(args[2]);
+    limits->max_field = PyLong_AsSsize_t(args[3]);
+    limits->max_fields = PyLong_AsSsize_t(args[4]);
+    limits->max_head = PyLong_AsSsize_t(args[5]);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* 1 and *out filled when data[pos:len] begins with a complete plain head (see
  * native_server/wire/simple_head.py), 0 otherwise. Allocates nothing, raises nothing. */
 static int
-scan_simple(const unsigned char *data, Py_ssize_t len, Py_ssize_t pos, Py_ssize_t max_line,
-            Py_ssize_t max_field, Py_ssize_t max_fields, Py_ssize_t max_head,
-            simple_scan *out)
+scan_simple(const unsigned char *data, Py_ssize_t len, Py_ssize_t pos,
+            const scan_limits *limits, simple_scan *out)
 {
+    const Py_ssize_t max_line = limits->max_line, max_field = limits->max_field;
+    const Py_ssize_t max_fields = limits->max_fields, max_head = limits->max_head;
     const unsigned char *p, *end, *target, *query = NULL;
     Py_ssize_t method_len, target_len, hosts = 0, connections = 0, count = 0, i;
     PyObject *method = NULL;
@@ -750,7 +769,8 @@ static PyObject *
 simple_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
-    Py_ssize_t pos, max_line, max_field, max_fields, max_head;
+    Py_ssize_t pos;
+    scan_limits limits;
     simple_scan scan;
     PyObject *fields, *path, *qs, *head_end, *result = NULL;
 
@@ -758,19 +778,13 @@ simple_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "simple_head() takes exactly 6 arguments");
         return NULL;
     }
-    pos = PyLong_AsSsize_t(args[1]);
-    max_line = PyLong_AsSsize_t(args[2]);
-    max_field = PyLong_AsSsize_t(args[3]);
-    max_fields = PyLong_AsSsize_t(args[4]);
-    max_head = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred()) {
+    if (read_scan_args(args, &pos, &limits) < 0) {
         return NULL;
     }
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    if (!scan_simple((const unsigned char *)view.buf, view.len, pos, max_line, max_field,
-                     max_fields, max_head, &scan)) {
+    if (!scan_simple((const unsigned char *)view.buf, view.len, pos, &limits, &scan)) {
         PyBuffer_Release(&view);
         Py_RETURN_NONE;
     }
@@ -800,7 +814,8 @@ static PyObject *
 simple_heads(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
-    Py_ssize_t pos, max_line, max_field, max_fields, max_head;
+    Py_ssize_t pos;
+    scan_limits limits;
     const unsigned char *data;
     PyObject *template, *events, *end_marker;
     simple_scan scan;
@@ -809,12 +824,7 @@ simple_heads(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "simple_heads() takes exactly 9 arguments");
         return NULL;
     }
-    pos = PyLong_AsSsize_t(args[1]);
-    max_line = PyLong_AsSsize_t(args[2]);
-    max_field = PyLong_AsSsize_t(args[3]);
-    max_fields = PyLong_AsSsize_t(args[4]);
-    max_head = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred()) {
+    if (read_scan_args(args, &pos, &limits) < 0) {
         return NULL;
     }
     template = args[6];
@@ -831,8 +841,7 @@ simple_heads(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     data = (const unsigned char *)view.buf;
-    while (scan_simple(data, view.len, pos, max_line, max_field, max_fields, max_head,
-                       &scan)) {
+    while (scan_simple(data, view.len, pos, &limits, &scan)) {
         PyObject *fields, *path, *qs, *head;
         int failed;
         if (scan_values(data, &scan, &fields, &path, &qs) < 0) {
