@@ -284,8 +284,12 @@ class HttpProtocol(asyncio.Protocol):
         if head:
             taken = _send_more(sock, head)
             if taken < len(head):
-                self.write(head[taken:])  # pushes what was held back, and must go first
-                return 0
+                # No MSG_MORE here, or the socket took part of it: the rest through the
+                # transport (which pushes what was held back); the file follows at once
+                # only if the transport could send it all.
+                self.write(head[taken:])
+                if transport is None or transport.get_write_buffer_size():
+                    return 0
         sent = 0
         try:
             out, source = sock.fileno(), file.fileno()

@@ -261,3 +261,22 @@ def test_a_closing_transport_takes_no_head(blob: tuple[Path, bytes]) -> None:
             assert peer.recv(100) == b""  # the close, and nothing before it
 
     asyncio.run(main())
+
+
+def test_without_msg_more_the_head_goes_through_the_transport_then_the_file(
+    blob: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A platform without MSG_MORE still sends the file straight away after the head."""
+    path, data = blob
+    import native_server.protocol as protocol_module
+
+    monkeypatch.setattr(protocol_module, "_MSG_MORE", 0)
+
+    async def main() -> None:
+        protocol, peer = await _connected_tcp()
+        with open(path, "rb") as file, peer:
+            assert protocol.send_file_now(file, 0, 3000, HEAD) == 3000
+            assert _read_all(peer, len(HEAD) + 3000) == HEAD + data[:3000]
+            protocol.abort()
+
+    asyncio.run(main())
