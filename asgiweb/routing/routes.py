@@ -40,7 +40,10 @@ async def _default_expect_handler(request: Request) -> None:
         if expect.lower() == "100-continue":
             await request._sink.send_continue()
         else:
-            raise HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+            # The value is the client's: bytes that are not UTF-8 arrive as surrogates,
+            # which the body could not encode (a 500 instead of the 417). Shown as "?".
+            shown = expect.encode("utf-8", "replace").decode("utf-8")
+            raise HTTPExpectationFailed(text=f"Unknown Expect: {shown}")
 
 
 def _wrap_handler(handler: Any) -> Handler:
