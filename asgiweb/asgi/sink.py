@@ -118,7 +118,11 @@ class ASGISink(HeldHeadSink[dict[str, Any]]):
         # its own, which costs more than the two or three fields a response has.
         raw = []
         for name, value in headers.items():
-            raw.append((names.get(name) or _encode_name(name), value.encode("utf-8")))
+            # surrogateescape, as natively: a value copied from a request goes out with
+            # the bytes the client sent.
+            raw.append(
+                (names.get(name) or _encode_name(name), value.encode("utf-8", "surrogateescape"))
+            )
         dropped = self._connection_fields
         if chunked and not dropped:
             dropped = _SKIP_HEADERS

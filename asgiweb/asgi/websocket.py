@@ -38,7 +38,7 @@ _ABNORMAL: Final = 1006
 
 def _encode(headers: CIMultiDict[str], skip: frozenset[str]) -> list[tuple[bytes, bytes]]:
     return [
-        (name.encode("latin-1").lower(), value.encode("utf-8"))
+        (name.encode("latin-1").lower(), value.encode("utf-8", "surrogateescape"))
         for name, value in headers.items()
         if name.lower() not in skip
     ]

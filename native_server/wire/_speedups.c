@@ -239,15 +239,20 @@ plain_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 PyDoc_STRVAR(serialize_head_doc,
 "serialize_head(version, status, reason, headers, /) -> bytes\n\n"
-"The status line and header block, UTF-8 encoded; ``headers`` yields (name, value)\n"
-"pairs of str. Nothing is validated here (the core did it).");
+"The status line and header block, UTF-8 encoded (surrogateescape: bytes a request\n"
+"brought in go out as they came); ``headers`` yields (name, value) pairs of str.\n"
+"Nothing is validated here (the core did it).");
 
-/* Appends a str's UTF-8 bytes at *pos, growing *buffer (a bytes object) as needed. */
+/* Appends a str's UTF-8 bytes at *pos, growing *buffer (a bytes object) as needed.
+   Surrogates U+DC80..U+DCFF become the bytes 0x80..0xFF ("surrogateescape"): a header
+   value copied from a request, whose bytes that are not UTF-8 were decoded that way,
+   goes out as the client sent it. */
 static int
 append_utf8(PyObject **buffer, Py_ssize_t *pos, PyObject *text)
 {
     Py_ssize_t length;
     const char *utf8;
+    PyObject *escaped = NULL;
 
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "sequence item: expected str instance, %.80s found",
@@ -256,16 +261,27 @@ append_utf8(PyObject **buffer, Py_ssize_t *pos, PyObject *text)
     }
     utf8 = PyUnicode_AsUTF8AndSize(text, &length);
     if (utf8 == NULL) {
-        return -1;
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        escaped = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape");
+        if (escaped == NULL) {
+            return -1;
+        }
+        utf8 = PyBytes_AS_STRING(escaped);
+        length = PyBytes_GET_SIZE(escaped);
     }
     if (*pos + length + 4 > PyBytes_GET_SIZE(*buffer)) {
         Py_ssize_t wanted = (*pos + length + 4) * 2;
         if (_PyBytes_Resize(buffer, wanted) < 0) {
+            Py_XDECREF(escaped);
             return -1;
         }
     }
     memcpy(PyBytes_AS_STRING(*buffer) + *pos, utf8, length);
     *pos += length;
+    Py_XDECREF(escaped);
     return 0;
 }
 

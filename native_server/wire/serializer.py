@@ -29,12 +29,16 @@ def _py_serialize_head(
 ) -> bytes:
     block = "\r\n".join(map(": ".join, headers))
     line = _status_line(version, status, reason)
-    return (line + block + "\r\n\r\n" if block else line + "\r\n").encode("utf-8")
+    # surrogateescape: the inverse of how request header values are decoded, so a value
+    # copied from a request goes out with the bytes the client sent (not a 500).
+    head = line + block + "\r\n\r\n" if block else line + "\r\n"
+    return head.encode("utf-8", "surrogateescape")
 
 
 #: ``serialize_head(version, status, reason, headers)``: the status line and header
-#: block as UTF-8 bytes; ``headers`` yields ``(name, value)`` pairs of ``str``, which the
-#: core has validated. Compiled when the accelerator is in use (see :mod:`.accel`).
+#: block as UTF-8 bytes (surrogateescape); ``headers`` yields ``(name, value)`` pairs of
+#: ``str``, which the core has validated. Compiled when the accelerator is in use (see
+#: :mod:`.accel`).
 serialize_head: Callable[[tuple[int, int], int, str, Iterable[tuple[str, str]]], bytes] = (
     _py_serialize_head if speedups is None else speedups.serialize_head
 )
