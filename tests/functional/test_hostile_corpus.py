@@ -231,10 +231,19 @@ async def header_echo(request: web.Request) -> web.Response:
     return web.Response(text="echoed", headers={"X-Echo": request.headers.get("X-In", "")})
 
 
+async def ws_header_echo(request: web.Request) -> web.WebSocketResponse[bool]:
+    ws: web.WebSocketResponse[bool] = web.WebSocketResponse()
+    ws.headers["X-Echo"] = request.headers.get("X-In", "")  # goes out with the 101
+    await ws.prepare(request)
+    await ws.close()
+    return ws
+
+
 def own_app() -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[web.normalize_path_middleware()])
     app.router.add_post("/upload", upload)
     app.router.add_get("/header-echo", header_echo)
+    app.router.add_get("/ws-header-echo", ws_header_echo)
     app.router.add_get("/ws", ws_echo)
     app.router.add_get("/{name}/", page)  # where a path without its slash is redirected
     app.router.add_get("/a/b/", page)
@@ -309,6 +318,27 @@ def test_header_value_copied_from_the_request_keeps_its_bytes(any_path: RunningS
     assert response.status == 200
     assert b"x-echo: a\xda\xffb" in [line.lower() for line in header_lines(response)]
     assert response.body == b"echoed"
+
+
+def test_handshake_header_copied_from_the_request_keeps_its_bytes(
+    any_path: RunningServer,
+) -> None:
+    # The same for a WebSocket's 101: under ASGI its fields travel in websocket.accept.
+    request = (
+        b"GET /ws-header-echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nX-In: a\xda\xffb\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", any_path.port), timeout=ANSWER_WITHIN) as sock:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, f"closed before the handshake's answer: {head!r}"
+            head += chunk
+    lines = head.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    assert lines[0].startswith(b"HTTP/1.1 101"), lines[0]
+    assert b"x-echo: a\xda\xffb" in [line.lower() for line in lines[1:]]
 
 
 def still_serving_own(port: int) -> None:
