@@ -54,6 +54,11 @@ def _load() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 
 
 _syscall = _load()
+_HOW_SIZE = ctypes.sizeof(_OpenHow)
+# The kernel only reads them, so one per set of flags serves every call, in any thread.
+_HOWS: dict[int, _OpenHow] = {}
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
 def supported() -> bool:
@@ -69,8 +74,15 @@ def open_cached(path: str, flags: int) -> int:
     syscall = _syscall
     if syscall is None:
         raise BlockingIOError(errno.EAGAIN, "openat2 with RESOLVE_CACHED is not available")
-    how = _OpenHow(flags, 0, _RESOLVE_CACHED)
-    fd: int = syscall(_SYS_OPENAT2, _AT_FDCWD, os.fsencode(path), how, ctypes.sizeof(how))
+    how = _HOWS.get(flags)
+    if how is None:
+        how = _HOWS[flags] = _OpenHow(flags, 0, _RESOLVE_CACHED)
+    # os.fsencode's own steps, inline: it is a Python call on every file response.
+    name = path.encode(_FS_ENCODING, _FS_ERRORS)
+    if b"\0" in name:
+        # ctypes would pass the name cut at the NUL, another file's: refuse as os.open does.
+        raise ValueError("embedded null byte")
+    fd: int = syscall(_SYS_OPENAT2, _AT_FDCWD, name, how, _HOW_SIZE)
     if fd >= 0:
         return fd
     code = ctypes.get_errno()

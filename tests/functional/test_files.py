@@ -102,6 +102,21 @@ def test_type_and_validators(serve_app, files: Path) -> None:
         assert r.status_code == 200 and r.content == TEXT
 
 
+def test_each_file_carries_its_own_validators(serve_app, files: Path) -> None:
+    # Requests alternate between files of different ages: nothing from one answer (the
+    # Last-Modified text is formatted once per distinct time) may leak into the next.
+    os.utime(files / "a.txt", ns=(0, 1_600_000_000_250_000_000))
+    os.utime(files / "page.html", ns=(0, 1_700_000_000_000_000_000))
+    with serve_app(file_app(files)) as server, httpx.Client(base_url=server.url) as client:
+        for _ in range(2):
+            for name in ("a.txt", "page.html"):
+                etag, last_modified = validators(files / name)
+                r = client.get(f"/f/{name}")
+                assert r.status_code == 200
+                assert (r.headers["etag"], r.headers["last-modified"]) == (etag, last_modified)
+    assert validators(files / "a.txt")[1] == "Sun, 13 Sep 2020 12:26:41 GMT"  # rounded up
+
+
 def test_missing_file_and_directory(serve_app, files: Path) -> None:
     with serve_app(file_app(files)) as server, httpx.Client(base_url=server.url) as client:
         r = client.get("/f/nope.txt")

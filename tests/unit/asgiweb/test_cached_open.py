@@ -87,6 +87,42 @@ def test_a_cached_name_opens_and_a_cached_absence_is_not_found(tmp_path: Path) -
         cached_open.open_cached(str(tmp_path / "never"), os.O_RDONLY)
 
 
+@needs_openat2
+def test_each_kind_of_open_gets_its_own_flags(tmp_path: Path) -> None:
+    # FileResponse opens a name twice, O_PATH to look and O_RDONLY to read: the flags of
+    # one call must never be those of another, in either order.
+    (tmp_path / "x").write_bytes(b"x")
+    name = str(tmp_path / "x")
+    for flags in (os.O_PATH, os.O_RDONLY, os.O_PATH, os.O_RDONLY):
+        fd = cached_open.open_cached(name, flags | os.O_CLOEXEC)
+        try:
+            if flags == os.O_PATH:
+                with pytest.raises(OSError) as caught:
+                    os.read(fd, 1)
+                assert caught.value.errno == errno.EBADF
+            else:
+                assert os.read(fd, 1) == b"x"
+        finally:
+            os.close(fd)
+
+
+@needs_openat2
+def test_a_name_the_file_system_cannot_encode_is_refused_as_os_open_refuses_it(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError):
+        cached_open.open_cached(str(tmp_path / "a\x00b"), os.O_RDONLY)
+    # Undecodable bytes in a name come back as the bytes they were (surrogateescape).
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9"
+    with open(raw, "wb") as file:
+        file.write(b"e")
+    fd = cached_open.open_cached(os.fsdecode(raw), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        assert os.read(fd, 1) == b"e"
+    finally:
+        os.close(fd)
+
+
 def _fake_syscall(code: int) -> Any:
     def syscall(*args: Any) -> int:
         ctypes.set_errno(code)

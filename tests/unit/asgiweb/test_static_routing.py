@@ -170,6 +170,21 @@ def test_static_defs(root: Path) -> None:
 )
 def test_accepted_codings(header: str, codings: set[str]) -> None:
     assert accepted_codings(header) == codings
+    assert accepted_codings(header) == codings  # the second time from the parsed values
+
+
+def test_accepted_codings_remembers_a_bounded_number_of_values() -> None:
+    from asgiweb.http import codings as module
+
+    # A client sending a new value every time costs a parse each, never memory.
+    for n in range(10 * module._PARSED_MAX):
+        assert accepted_codings(f"gzip, x-{n}") == {"gzip", f"x-{n}"}
+        assert len(module._PARSED) <= module._PARSED_MAX
+    long = "gzip, " + "x" * module._CACHED_LENGTH
+    assert accepted_codings(long) == {"gzip", "x" * module._CACHED_LENGTH}
+    assert long not in module._PARSED
+    assert accepted_codings("br;q=0, gzip") == {"gzip"}
+    assert module._PARSED["br;q=0, gzip"] == {"gzip"}
 
 
 @pytest.mark.parametrize(

@@ -280,3 +280,50 @@ def test_without_msg_more_the_head_goes_through_the_transport_then_the_file(
             protocol.abort()
 
     asyncio.run(main())
+
+
+class _Wrapper:
+    """asyncio's TransportSocket as _send_more sees it: the socket it wraps, and
+    attributes that would only be read to make a socket object of its own."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} read: a socket was made for the one send")
+
+
+class _Opaque:
+    """A loop's stand-in with no socket to reach (uvloop's, say): only the descriptor."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.family, self.type, self.proto = sock.family, sock.type, sock.proto
+        self.fileno = sock.fileno
+
+
+@pytest.mark.skipif(not hasattr(socket, "MSG_MORE"), reason="no MSG_MORE here")
+def test_the_head_goes_out_on_the_transports_own_socket_or_one_made_for_it() -> None:
+    from native_server.protocol import _push, _send_more
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        ours = socket.create_connection(listener.getsockname())
+        peer, _ = listener.accept()
+    with ours, peer:
+        ours.setblocking(False)
+        assert _send_more(_Wrapper(ours), b"head") == 4
+        assert _send_more(_Opaque(ours), b" more") == 5
+        _push(ours)  # what MSG_MORE held back
+        assert _read_all(peer, 9) == b"head more"
+        # Neither call closed the descriptor it used.
+        ours.send(b"!")
+        assert _read_all(peer, 1) == b"!"
+        peer.close()
+        ours.setblocking(True)
+        ours.settimeout(5)
+        ours.recv(1)  # the peer's close has arrived
+        with pytest.raises(OSError):
+            for _ in range(100):  # a reset may take a send or two to be seen
+                ours.send(b"x")
+        ours.setblocking(False)
+        assert _send_more(_Wrapper(ours), b"gone") == 0  # a lost peer: the caller's write finds out
+        assert _send_more(_Opaque(ours), b"gone") == 0
