@@ -48,6 +48,7 @@ FAMILIES = (
     "asgiweb-hypercorn",
     "starlette-hypercorn",
     "floor-hypercorn",
+    "thinws-uvicorn",
 )
 ENDPOINT_NAMES = ("plaintext", "json", "params", "echo", "ws")
 CONNECTIONS = 16
@@ -58,6 +59,8 @@ _ASGI_APPS = {
     "asgiweb-hypercorn": "benchmarks.apps.asgiweb_app",
     "starlette-hypercorn": "benchmarks.apps.starlette_app",
     "floor-hypercorn": "benchmarks.apps.floor_app",
+    # The least an aiohttp-shaped WebSocket API can cost (benchmarks/apps/thin_ws_app.py).
+    "thinws-uvicorn": "benchmarks.apps.thin_ws_app",
 }
 _MASK = b"\x1a\x2b\x3c\x4d"
 # Seconds a round may take (under valgrind, ~50 times slower) before the run fails.

@@ -27,6 +27,7 @@ _NEEDS = {
     "asgiweb-hypercorn": ("hypercorn",),
     "starlette-hypercorn": ("starlette", "hypercorn"),
     "floor-hypercorn": ("hypercorn",),
+    "thinws-uvicorn": ("uvicorn",),
 }
 
 
