@@ -107,7 +107,7 @@ def test_each_kind_of_open_gets_its_own_flags(tmp_path: Path) -> None:
 
 
 @needs_openat2
-def test_a_name_the_file_system_cannot_encode_is_refused_as_os_open_refuses_it(
+def test_a_nul_in_a_name_is_refused_and_undecodable_bytes_round_trip(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(ValueError):
