@@ -271,7 +271,7 @@ class FileResponse(StreamResponse):
         # What the etag and last_modified setters would write, without their checks and
         # conversions: the tag is hex digits and a dash, the time whole seconds.
         headers[hdrs.ETAG] = f'"{etag}"'
-        headers[hdrs.LAST_MODIFIED] = _modified_text(modified)
+        headers[hdrs.LAST_MODIFIED] = imf_fixdate(modified)
         if status == 304:
             return await self._prepare_empty(request, 304)  # no body, so no Content-Type
         headers.setdefault(hdrs.CONTENT_TYPE, opened.content_type)
@@ -315,20 +315,6 @@ class FileResponse(StreamResponse):
         self._compression = False
         self._headers[hdrs.CONTENT_LENGTH] = "0"
         return await super().prepare(request)
-
-
-# The Last-Modified text of the file served last: a file served again and again is
-# formatted once. One tuple, replaced whole, so that any thread reads a matching pair.
-_last_modified: tuple[int, str] = (-1, "")
-
-
-def _modified_text(modified: int) -> str:
-    global _last_modified
-    seconds, text = _last_modified
-    if seconds != modified:
-        text = imf_fixdate(modified)
-        _last_modified = (modified, text)
-    return text
 
 
 def _precondition_status(request: BaseRequest, etag: str, modified: int) -> int | None:

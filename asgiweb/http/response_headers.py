@@ -145,15 +145,26 @@ _MONTHS: Final = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "S
                   "Nov", "Dec")  # fmt: skip
 
 
+# The last time formatted and its text: a file served again and again has the same
+# Last-Modified each time. One tuple, replaced whole, so any thread reads a matching pair.
+_last_formatted: tuple[float, str] = (float("nan"), "")
+
+
 def imf_fixdate(seconds: float) -> str:
     """``seconds`` since the epoch as an IMF-fixdate (RFC 9110 5.6.7), what
     ``email.utils.formatdate(seconds, usegmt=True)`` gives, in a fifth of the time (every
     file response carries one in Last-Modified)."""
+    global _last_formatted
+    last, text = _last_formatted
+    if seconds == last:
+        return text
     t = time.gmtime(seconds)
-    return (
+    text = (
         f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year:04d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
     )
+    _last_formatted = (seconds, text)
+    return text
 
 
 def last_modified_value(value: object) -> str:
